@@ -1,0 +1,14 @@
+import { version as installedVersion } from 'mediasoup';
+import semver from 'semver';
+
+/** The mediasoup versions Lectern is built and tested against (the peer dependency range). */
+export const SUPPORTED_MEDIASOUP_RANGE = '>=3.13.16 <4';
+
+/**
+ * Whether `version` (default: the installed mediasoup) is in
+ * {@link SUPPORTED_MEDIASOUP_RANGE}. npm only warns about a peer dependency out of
+ * range; the server SDK checks at start so a wrong install fails early and clearly.
+ */
+export function isSupportedMediasoupVersion(version: string = installedVersion): boolean {
+  return semver.satisfies(version, SUPPORTED_MEDIASOUP_RANGE);
+}

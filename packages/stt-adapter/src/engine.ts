@@ -1,0 +1,51 @@
+/** One recognised word with its time in seconds from the start of the audio. */
+export interface TranscriptWord {
+  start: number;
+  end: number;
+  word: string;
+  probability: number;
+}
+
+/** One recognised segment; times are seconds from the start of the submitted audio. */
+export interface TranscriptSegment {
+  id: number;
+  start: number;
+  end: number;
+  text: string;
+  /** Present when word timestamps were requested. */
+  words?: TranscriptWord[];
+}
+
+/** What an engine returns for one audio file. */
+export interface Transcription {
+  language: string;
+  /** Seconds of audio the engine decoded. */
+  duration: number;
+  segments: TranscriptSegment[];
+  /** All segment texts joined. */
+  text: string;
+}
+
+export interface TranscribeOptions {
+  /** ISO 639-1 code; omitted = the engine detects it (multilingual models). */
+  language?: string;
+  beamSize?: number;
+  vadFilter?: boolean;
+  wordTimestamps?: boolean;
+  /** Cancels the request (the engine must release what it holds). */
+  signal?: AbortSignal;
+}
+
+/**
+ * A speech-to-text engine. Lectern's transcription pipeline depends only on this
+ * interface; `python/whisper-api` is the default engine, and any other (a cloud
+ * API, another local server) can implement it.
+ */
+export interface SttEngine {
+  /** A short name for logs and metrics, e.g. `whisper-api`. */
+  readonly name: string;
+  /** Transcribes one audio file (any container/codec the engine accepts). */
+  transcribe(filePath: string, options?: TranscribeOptions): Promise<Transcription>;
+  /** Resolves true when the engine is ready to take work. */
+  healthy(): Promise<boolean>;
+}

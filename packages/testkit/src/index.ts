@@ -1,0 +1,16 @@
+/**
+ * Real-part helpers for Lectern's tests, examples and benchmarks. Nothing here
+ * is a mock: a real WebRTC peer, real FFmpeg, real flite, a real redis-server.
+ */
+export { freeTcpPort, bindUdp } from './ports.js';
+export { startProcess, type OwnedProcess } from './process.js';
+export { startRedis, ping as pingRedis, type TestRedis } from './redis.js';
+export { sendOpusRtp, opusRtpParameters, type OpusRtpOptions } from './ffmpeg.js';
+export { speak, audioDuration } from './speech.js';
+export {
+  TestWebRtcPeer,
+  type RemoteTransportInfo,
+  type RemoteConsumerInfo,
+  type TestPeerSignaling,
+  type ReceivingConsumer,
+} from './webrtc-peer.js';

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Lectern's one setup script: everything the demo and the tests need, installed by
+# the project itself on Debian 12 (run as root, or with sudo available).
+# Idempotent and fast on a second run: each step checks before it works.
+#
+#   1. Debian packages   build tools + libraries for the mediasoup worker, ffmpeg,
+#                        redis-server, flite, sox, chromium
+#   2. npm install       the workspaces (mediasoup's worker build deferred to 3.)
+#   3. mediasoup worker  kept / restored from cache / prebuilt / built from source
+#   4. TypeScript build  every package to dist/ (incremental)
+#   5. whisper-api       its Python virtual environment and the default model
+#
+# Knobs: LECTERN_SKIP_APT=1 (packages are managed elsewhere),
+#        LECTERN_SKIP_PYTHON=1 (no whisper-api), LECTERN_MEDIASOUP_BUILD=system.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '\033[1;32m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[setup] ERROR:\033[0m %s\n' "$*" >&2; exit 1; }
+t0=$(date +%s)
+step() { log "$1 ($(( $(date +%s) - t0 )) s)"; }
+
+# --- 1. Debian packages -----------------------------------------------------------
+APT_PACKAGES=(
+  # mediasoup worker built against system libraries (scripts/lib/mediasoup-worker.sh)
+  g++ make pkg-config python3-pip libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
+  libflatbuffers-dev flatbuffers-compiler
+  # media, speech, storage, browser
+  ffmpeg redis-server flite sox chromium
+  # whisper-api's virtual environment
+  python3-venv
+)
+if [ "${LECTERN_SKIP_APT:-0}" != "1" ]; then
+  command -v dpkg-query >/dev/null || die "not a Debian system: install ${APT_PACKAGES[*]} yourself and set LECTERN_SKIP_APT=1"
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    # python3-venv/python3-pip are only needed when python3 itself is Debian's.
+    case "$p" in python3-*) python3 -m venv --help >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 && continue ;; esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    step "apt-get install ${missing[*]}"
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    step "Debian packages present"
+  fi
+fi
+for cmd in node npm python3 ffmpeg ffprobe redis-server flite sox; do
+  command -v "$cmd" >/dev/null || die "$cmd not found"
+done
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "Node >= 20 required"
+
+# --- 2. npm workspaces ------------------------------------------------------------
+# Skip npm when node_modules already matches the lockfile. The worker build is
+# deferred (MEDIASOUP_WORKER_BIN is only honoured by mediasoup's postinstall here)
+# so step 3 can choose how to get it; a plain `npm install` elsewhere still runs
+# mediasoup's normal postinstall (prebuilt download).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || [ -n "$(find . -name package.json -path './packages/*' -newer node_modules/.package-lock.json -not -path '*/node_modules/*' 2>/dev/null | head -1)" ]; then
+  step "npm install"
+  MEDIASOUP_WORKER_BIN=__deferred_by_lectern_setup__ npm install --no-audit --no-fund --loglevel=error
+else
+  step "node_modules up to date"
+fi
+
+# --- 3. mediasoup worker ----------------------------------------------------------
+step "mediasoup worker"
+bash scripts/lib/mediasoup-worker.sh
+
+# --- 4. TypeScript build ----------------------------------------------------------
+step "building packages (tsc -b)"
+npm run --silent build
+
+# --- 5. whisper-api ---------------------------------------------------------------
+if [ "${LECTERN_SKIP_PYTHON:-0}" != "1" ]; then
+  step "whisper-api virtual environment"
+  bash python/whisper-api/setup.sh
+fi
+
+step "setup complete"
