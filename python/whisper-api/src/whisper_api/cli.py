@@ -1,0 +1,106 @@
+"""``whisper-api`` / ``python -m whisper_api``: run the server with uvicorn.
+
+Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad
+configuration, 3 when the server could not start (e.g. the model failed to load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+from types import FrameType
+
+import uvicorn
+
+EXIT_CONFIG = 2
+EXIT_STARTUP = 3
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="whisper-api",
+        description="Speech-to-text HTTP server (faster-whisper). Configured by WHISPER_* variables.",
+    )
+    parser.add_argument("--host", help="bind address (env WHISPER_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="bind port, 0 = any free port (env WHISPER_PORT, default 8765)")
+    parser.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="(env WHISPER_LOG_LEVEL, default info)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    # Never reach for the Hugging Face hub unless explicitly allowed
+    # (HF_HUB_OFFLINE=0); must be set before faster_whisper imports huggingface_hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from .app import create_app
+    from .settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"whisper-api: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    flags = {"host": args.host, "port": args.port, "log_level": args.log_level}
+    overrides = {name: value for name, value in flags.items() if value is not None}
+    settings = settings.with_overrides(**overrides)
+    if not 0 <= settings.port <= 65535:
+        print(f"whisper-api: invalid port {settings.port}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if settings.log_level != "debug":
+        # faster-whisper logs every request at INFO; our own line is enough.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        lifespan="on",  # a failed model load must abort startup
+        timeout_graceful_shutdown=30,
+    )
+    server = _ReadyServer(config, settings.model)
+
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous
+    # handlers and re-raises the signal; these handlers turn that into exit 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
+    try:
+        server.run()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
+    if not server.started:
+        return EXIT_STARTUP
+    return 0
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+class _ReadyServer(uvicorn.Server):
+    """Prints one line to stdout once the socket accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, model: str) -> None:
+        super().__init__(config)
+        self._model = model
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            print(f"whisper-api ready on http://{host}:{port} (model: {self._model})", flush=True)

