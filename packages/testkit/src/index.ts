@@ -14,3 +14,4 @@ export {
   type TestPeerSignaling,
   type ReceivingConsumer,
 } from './webrtc-peer.js';
+export { RoomTestPeer, type RequestFn, type JoinReply } from './room-peer.js';

@@ -1,0 +1,44 @@
+import type { types } from 'mediasoup';
+import type { MediaSource, PeerInfo, PeerRole, ProducerInfo } from '../rooms/types.js';
+import type { RequestMethod } from './schemas.js';
+
+/** The JSON each request method answers with. */
+export interface ResponseMap {
+  getRouterRtpCapabilities: { routerRtpCapabilities: types.RtpCapabilities };
+  join: {
+    peerId: string;
+    role: PeerRole;
+    routerRtpCapabilities: types.RtpCapabilities;
+    peers: PeerInfo[];
+    producers: ProducerInfo[];
+  };
+  createWebRtcTransport: {
+    transportId: string;
+    iceParameters: types.IceParameters;
+    iceCandidates: types.IceCandidate[];
+    dtlsParameters: types.DtlsParameters;
+  };
+  connectTransport: Record<string, never>;
+  restartIce: { iceParameters: types.IceParameters };
+  produce: { producerId: string };
+  closeProducer: Record<string, never>;
+  pauseProducer: Record<string, never>;
+  resumeProducer: Record<string, never>;
+  consume: {
+    consumerId: string;
+    producerId: string;
+    peerId: string;
+    kind: types.MediaKind;
+    source: MediaSource;
+    rtpParameters: types.RtpParameters;
+    type: types.ConsumerType;
+    producerPaused: boolean;
+    appData: Record<string, unknown>;
+  };
+  pauseConsumer: Record<string, never>;
+  resumeConsumer: Record<string, never>;
+  setConsumerPreferredLayers: Record<string, never>;
+  leave: Record<string, never>;
+}
+
+export type ResponseData<M extends RequestMethod> = ResponseMap[M];

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+// Every client request is parsed here before anything reaches mediasoup. Sizes
+// are bounded everywhere (strings, arrays, appData) so a hostile payload cannot
+// make the server allocate or echo unbounded data. mediasoup-defined structures
+// are "loose" objects: known fields are checked, fields a newer mediasoup(-client)
+// adds pass through to mediasoup, which validates RTP semantics itself.
+
+/** mediasoup ids (UUIDs) and host-chosen room/peer ids. */
+export const idSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_.:-]');
+
+const shortString = z.string().max(256);
+const byte = z.number().int().min(0).max(255);
+const u32 = z.number().int().min(0).max(0xffffffff);
+const codecParameters = z
+  .record(z.string().max(64), z.union([z.string().max(256), z.number().finite()]))
+  .refine((r) => Object.keys(r).length <= 32, 'too many codec parameters');
+const rtcpFeedback = z.array(z.looseObject({ type: z.string().max(32), parameter: z.string().max(32).optional() })).max(16);
+const mediaKind = z.enum(['audio', 'video']);
+
+/** Free-form data the host or client attaches; JSON, at most 4 KiB. */
+export const appDataSchema = z
+  .record(z.string().max(64), z.unknown())
+  .refine((v) => JSON.stringify(v).length <= 4096, 'appData must serialise to at most 4096 bytes');
+
+export const rtpCapabilitiesSchema = z.looseObject({
+  codecs: z
+    .array(
+      z.looseObject({
+        kind: mediaKind,
+        mimeType: z.string().regex(/^(audio|video)\/[A-Za-z0-9._-]{1,32}$/),
+        preferredPayloadType: byte.optional(),
+        clockRate: z.number().int().positive().max(1_000_000),
+        channels: z.number().int().min(1).max(8).optional(),
+        parameters: codecParameters.optional(),
+        rtcpFeedback: rtcpFeedback.optional(),
+      }),
+    )
+    .max(64)
+    .optional(),
+  headerExtensions: z
+    .array(
+      z.looseObject({
+        kind: mediaKind,
+        uri: shortString,
+        preferredId: z.number().int().min(1).max(255),
+        preferredEncrypt: z.boolean().optional(),
+        direction: z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']).optional(),
+      }),
+    )
+    .max(64)
+    .optional(),
+});
+
+export const rtpParametersSchema = z.looseObject({
+  mid: z.string().max(32).optional(),
+  codecs: z
+    .array(
+      z.looseObject({
+        mimeType: z.string().regex(/^(audio|video)\/[A-Za-z0-9._-]{1,32}$/),
+        payloadType: byte,
+        clockRate: z.number().int().positive().max(1_000_000),
+        channels: z.number().int().min(1).max(8).optional(),
+        parameters: codecParameters.optional(),
+        rtcpFeedback: rtcpFeedback.optional(),
+      }),
+    )
+    .min(1)
+    .max(16),
+  headerExtensions: z
+    .array(
+      z.looseObject({
+        uri: shortString,
+        id: z.number().int().min(1).max(255),
+        encrypt: z.boolean().optional(),
+        parameters: codecParameters.optional(),
+      }),
+    )
+    .max(32)
+    .optional(),
+  encodings: z
+    .array(
+      z.looseObject({
+        ssrc: u32.optional(),
+        rid: z.string().max(32).optional(),
+        codecPayloadType: byte.optional(),
+        rtx: z.looseObject({ ssrc: u32 }).optional(),
+        dtx: z.boolean().optional(),
+        scalabilityMode: z.string().max(16).optional(),
+        scaleResolutionDownBy: z.number().min(1).max(64).optional(),
+        maxBitrate: z.number().int().positive().max(100_000_000).optional(),
+      }),
+    )
+    .max(8)
+    .optional(),
+  rtcp: z
+    .looseObject({ cname: z.string().max(256).optional(), reducedSize: z.boolean().optional(), mux: z.boolean().optional() })
+    .optional(),
+});
+
+export const dtlsParametersSchema = z.looseObject({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z
+    .array(
+      z.looseObject({
+        algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']),
+        value: z.string().regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}$/, 'must be a colon-separated hex fingerprint'),
+      }),
+    )
+    .min(1)
+    .max(8),
+});
+
+/** What a producer carries; decides its kind and what roles may send it. */
+export const mediaSourceSchema = z.enum(['microphone', 'camera', 'screen', 'screen-audio']);
+export type MediaSource = z.infer<typeof mediaSourceSchema>;
+
+export const requestSchemas = {
+  getRouterRtpCapabilities: z.object({}),
+  join: z.object({
+    rtpCapabilities: rtpCapabilitiesSchema,
+    displayName: z.string().max(128).optional(),
+    appData: appDataSchema.optional(),
+  }),
+  createWebRtcTransport: z.object({
+    direction: z.enum(['send', 'recv']),
+    forceTcp: z.boolean().optional(),
+  }),
+  connectTransport: z.object({ transportId: idSchema, dtlsParameters: dtlsParametersSchema }),
+  restartIce: z.object({ transportId: idSchema }),
+  produce: z.object({
+    transportId: idSchema,
+    kind: mediaKind,
+    rtpParameters: rtpParametersSchema,
+    source: mediaSourceSchema,
+    paused: z.boolean().optional(),
+    appData: appDataSchema.optional(),
+  }),
+  closeProducer: z.object({ producerId: idSchema }),
+  pauseProducer: z.object({ producerId: idSchema }),
+  resumeProducer: z.object({ producerId: idSchema }),
+  consume: z.object({ producerId: idSchema, transportId: idSchema.optional() }),
+  pauseConsumer: z.object({ consumerId: idSchema }),
+  resumeConsumer: z.object({ consumerId: idSchema }),
+  setConsumerPreferredLayers: z.object({
+    consumerId: idSchema,
+    spatialLayer: z.number().int().min(0).max(3),
+    temporalLayer: z.number().int().min(0).max(3).optional(),
+  }),
+  leave: z.object({}),
+} as const;
+
+export type RequestMethod = keyof typeof requestSchemas;
+export type RequestData<M extends RequestMethod> = z.infer<(typeof requestSchemas)[M]>;
+export const requestMethods = Object.keys(requestSchemas) as RequestMethod[];

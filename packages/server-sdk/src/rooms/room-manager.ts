@@ -1,0 +1,337 @@
+import { z } from 'zod';
+import { ErrorCode, LecternError, toLecternError, truncate } from '../errors.js';
+import { DEFAULT_MEDIA_CODECS } from '../media/codecs.js';
+import { isSupportedMediasoupVersion, SUPPORTED_MEDIASOUP_RANGE } from '../media/mediasoup-version.js';
+import { idSchema, requestMethods, requestSchemas, type RequestData, type RequestMethod } from '../api/schemas.js';
+import type { ResponseData } from '../api/responses.js';
+import { LecternMetrics, type MetricsOptions } from '../metrics/metrics.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
+import { Room, type RoomEvents } from './room.js';
+import type { Notification, PeerContext, PeerLimits, PeerRole, RoomOptions, WebRtcTransportSettings } from './types.js';
+import { version as mediasoupVersion } from 'mediasoup';
+
+export interface RoomManagerOptions {
+  /** The worker pool: count, ports, WebRtcServer, placement, admission ceiling. */
+  workers?: WorkerPoolOptions;
+  /** Defaults for new rooms (each room can override through `PeerContext.roomOptions`). */
+  room?: Partial<RoomOptions>;
+  webRtcTransport?: Partial<WebRtcTransportSettings>;
+  limits?: Partial<PeerLimits> & {
+    /** Requests whose JSON is larger are refused before parsing further. Default 64 KiB. */
+    maxRequestBytes?: number;
+  };
+  /** An empty room is closed after this long; `null` keeps empty rooms. Default 60 000 ms. */
+  emptyRoomTimeoutMs?: number | null;
+  metrics?: MetricsOptions;
+}
+
+/** Manager-level events: everything a room emits, tagged with its id, plus the pool's. */
+export type RoomManagerEvents = {
+  [K in Exclude<keyof RoomEvents, 'notification' | 'listenerError' | 'close'>]: RoomEvents[K] & { roomId: string };
+} & {
+  /** Forward `data` to each peer in `to` over the host's signaling. */
+  notification: Notification;
+  roomCreated: { roomId: string };
+  roomClosed: { roomId: string };
+  /** A request failed; for logging (the caller also gets the error). */
+  requestFailed: { roomId: string; peerId: string; method: string; error: LecternError };
+} & Pick<WorkerPoolEvents, 'workerDied' | 'workerRespawned' | 'workerRespawnFailed' | 'listenerError'>;
+
+const roleSchema = z.enum(['lecturer', 'student']);
+
+/**
+ * The entry point of the server SDK. It owns the worker pool and the rooms, and
+ * answers the request API the host's signaling calls for every peer action:
+ *
+ * ```ts
+ * const manager = await RoomManager.create({ room: { maxTransportsPerRouter: 100 } });
+ * manager.on('notification', ({ to, name, data }) => to.forEach((peerId) => send(peerId, name, data)));
+ * // for each message {method, data} from an authenticated peer:
+ * const reply = await manager.handle({ roomId, peerId, role }, method, data); // or catch LecternError
+ * ```
+ */
+export class RoomManager extends TypedEmitter<RoomManagerEvents> {
+  private readonly rooms = new Map<string, Room>();
+  private readonly creating = new Map<string, Promise<Room>>();
+  private readonly emptyTimers = new Map<string, NodeJS.Timeout>();
+  private readonly roomDefaults: RoomOptions;
+  private readonly limits: PeerLimits & { maxRequestBytes: number };
+  private readonly transport: WebRtcTransportSettings;
+  private closed = false;
+
+  private constructor(
+    readonly pool: WorkerPool,
+    readonly metrics: LecternMetrics,
+    private readonly options: RoomManagerOptions,
+  ) {
+    super();
+    this.roomDefaults = {
+      maxTransportsPerRouter: 100,
+      studentMedia: 'audio',
+      maxPeers: 1000,
+      mediaCodecs: DEFAULT_MEDIA_CODECS,
+      activeSpeaker: true,
+      ...options.room,
+    };
+    this.limits = { maxTransportsPerPeer: 4, maxConsumersPerPeer: 500, maxRequestBytes: 64 * 1024, ...options.limits };
+    this.transport = {
+      listenInfos: [
+        { protocol: 'udp', ip: '127.0.0.1' },
+        { protocol: 'tcp', ip: '127.0.0.1' },
+      ],
+      initialAvailableOutgoingBitrate: 1_000_000,
+      maxIncomingBitrate: 0,
+      ...options.webRtcTransport,
+    };
+    pool.on('workerDied', (event) => this.safeEmit('workerDied', event));
+    pool.on('workerRespawned', (event) => this.safeEmit('workerRespawned', event));
+    pool.on('workerRespawnFailed', (event) => this.safeEmit('workerRespawnFailed', event));
+  }
+
+  /** Starts the worker pool. Rejects if mediasoup is outside the supported range. */
+  static async create(options: RoomManagerOptions = {}): Promise<RoomManager> {
+    if (!isSupportedMediasoupVersion(mediasoupVersion)) {
+      throw new LecternError(
+        ErrorCode.INTERNAL,
+        `mediasoup ${mediasoupVersion} is not supported (needs ${SUPPORTED_MEDIASOUP_RANGE})`,
+      );
+    }
+    const pool = await WorkerPool.create(options.workers);
+    const manager = new RoomManager(pool, new LecternMetrics(options.metrics), options);
+    manager.metrics.bind(manager);
+    return manager;
+  }
+
+  /**
+   * Runs one request of one peer: validates `data` against the method's schema,
+   * applies it in the peer's request order, and resolves with plain JSON. Rejects
+   * only with {@link LecternError} (send `error.toJSON()` to the client).
+   */
+  async handle(context: PeerContext, method: string, data: unknown): Promise<unknown> {
+    const started = performance.now();
+    const label = (requestMethods as string[]).includes(method) ? method : 'unknown';
+    try {
+      const result = await this.dispatch(context, method, data);
+      this.metrics.observeRequest(label, performance.now() - started);
+      return result;
+    } catch (thrown) {
+      const error = toLecternError(thrown);
+      this.metrics.observeRequest(label, performance.now() - started, error.code);
+      this.safeEmit('requestFailed', {
+        roomId: truncate(String(context?.roomId)),
+        peerId: truncate(String(context?.peerId)),
+        method: truncate(String(method)),
+        error,
+      });
+      throw error;
+    }
+  }
+
+  /** The typed form of {@link handle} for hosts calling from TypeScript. */
+  request<M extends RequestMethod>(context: PeerContext, method: M, data: RequestData<M>): Promise<ResponseData<M>> {
+    return this.handle(context, method, data) as Promise<ResponseData<M>>;
+  }
+
+  /** The room, creating it (with its first router) if needed. */
+  async getOrCreateRoom(roomId: string, options: Partial<RoomOptions> = {}): Promise<Room> {
+    this.assertOpen();
+    const existing = this.rooms.get(roomId);
+    if (existing) return existing;
+    let creating = this.creating.get(roomId);
+    if (!creating) {
+      creating = this.createRoom(roomId, options).finally(() => this.creating.delete(roomId));
+      this.creating.set(roomId, creating);
+    }
+    return creating;
+  }
+
+  getRoom(roomId: string): Room | undefined {
+    return this.rooms.get(roomId);
+  }
+
+  get roomIds(): string[] {
+    return [...this.rooms.keys()];
+  }
+
+  /** Closes a room: every peer gets `roomClosed`, every router closes. */
+  closeRoom(roomId: string): void {
+    this.rooms.get(roomId)?.close();
+  }
+
+  /** Closes every room and every worker. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.emptyTimers.values()) clearTimeout(timer);
+    this.emptyTimers.clear();
+    for (const room of [...this.rooms.values()]) room.close();
+    this.pool.close();
+    this.metrics.unbind();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async dispatch(context: PeerContext, method: string, data: unknown): Promise<unknown> {
+    this.assertOpen();
+    const ctx = parseContext(context);
+    if (!Object.hasOwn(requestSchemas, method)) {
+      throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${truncate(String(method))}`);
+    }
+    const m = method as RequestMethod;
+    const size = jsonSize(data);
+    if (size > this.limits.maxRequestBytes) {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `request is ${size} bytes; the limit is ${this.limits.maxRequestBytes}`);
+    }
+    const parsed = requestSchemas[m].safeParse(data ?? {});
+    if (!parsed.success) {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid ${m} request: ${summarize(parsed.error)}`, {
+        issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join('.'), message: i.message })),
+      });
+    }
+    const body = parsed.data as never;
+
+    if (m === 'getRouterRtpCapabilities') {
+      const room = await this.getOrCreateRoom(ctx.roomId, ctx.roomOptions);
+      return { routerRtpCapabilities: room.routerRtpCapabilities };
+    }
+    if (m === 'join') {
+      if (!ctx.role) throw new LecternError(ErrorCode.INVALID_REQUEST, 'join needs the peer role in the context (from the host)');
+      const room = await this.getOrCreateRoom(ctx.roomId, ctx.roomOptions);
+      const role: PeerRole = ctx.role;
+      return room.serialize(ctx.peerId, () => room.join(ctx.peerId, role, body));
+    }
+    const room = this.rooms.get(ctx.roomId);
+    if (!room) throw new LecternError(ErrorCode.NOT_FOUND, `room not found: ${ctx.roomId}`);
+    if (!room.hasPeer(ctx.peerId)) {
+      throw new LecternError(ErrorCode.NOT_FOUND, `peer not found (join first): ${ctx.peerId}`);
+    }
+    return room.serialize<unknown>(ctx.peerId, () => {
+      switch (m) {
+        case 'createWebRtcTransport':
+          return room.createWebRtcTransport(ctx.peerId, body);
+        case 'connectTransport':
+          return room.connectTransport(ctx.peerId, body);
+        case 'restartIce':
+          return room.restartIce(ctx.peerId, body);
+        case 'produce':
+          return room.produce(ctx.peerId, body);
+        case 'closeProducer':
+          return room.closeProducer(ctx.peerId, body);
+        case 'pauseProducer':
+          return room.pauseProducer(ctx.peerId, body);
+        case 'resumeProducer':
+          return room.resumeProducer(ctx.peerId, body);
+        case 'consume':
+          return room.consume(ctx.peerId, body);
+        case 'pauseConsumer':
+          return room.pauseConsumer(ctx.peerId, body);
+        case 'resumeConsumer':
+          return room.resumeConsumer(ctx.peerId, body);
+        case 'setConsumerPreferredLayers':
+          return room.setConsumerPreferredLayers(ctx.peerId, body);
+        case 'leave':
+          return room.leave(ctx.peerId);
+      }
+    });
+  }
+
+  private async createRoom(roomId: string, overrides: Partial<RoomOptions>): Promise<Room> {
+    const options = { ...this.roomDefaults, ...overrides };
+    validateRoomOptions(options);
+    const room = await Room.create(roomId, options, {
+      pool: this.pool,
+      timeoutMs: this.pool.requestTimeoutMs,
+      limits: this.limits,
+      transport: this.transport,
+    });
+    if (this.closed) {
+      room.close();
+      throw new LecternError(ErrorCode.CLOSED, 'manager closed');
+    }
+    this.rooms.set(roomId, room);
+    room.on('peerJoined', (e) => this.safeEmit('peerJoined', { ...e, roomId }));
+    room.on('newProducer', (e) => this.safeEmit('newProducer', { ...e, roomId }));
+    room.on('producerClosed', (e) => this.safeEmit('producerClosed', { ...e, roomId }));
+    room.on('activeSpeaker', (e) => this.safeEmit('activeSpeaker', { ...e, roomId }));
+    room.on('routerLost', (e) => this.safeEmit('routerLost', { ...e, roomId }));
+    room.on('routerAdded', (e) => this.safeEmit('routerAdded', { ...e, roomId }));
+    room.on('routerRemoved', (e) => this.safeEmit('routerRemoved', { ...e, roomId }));
+    room.on('peerLeft', (event) => {
+      this.safeEmit('peerLeft', { ...event, roomId });
+      if (room.peerCount === 0) this.scheduleEmptyClose(room);
+    });
+    room.on('peerJoined', () => this.cancelEmptyClose(roomId));
+    room.on('notification', (n) => this.safeEmit('notification', n));
+    room.on('listenerError', (e) => this.safeEmit('listenerError', e));
+    room.once('close', () => {
+      this.cancelEmptyClose(roomId);
+      if (this.rooms.get(roomId) === room) this.rooms.delete(roomId);
+      this.safeEmit('roomClosed', { roomId });
+    });
+    this.safeEmit('roomCreated', { roomId });
+    this.scheduleEmptyClose(room);
+    return room;
+  }
+
+  private scheduleEmptyClose(room: Room): void {
+    const ms = this.options.emptyRoomTimeoutMs === undefined ? 60_000 : this.options.emptyRoomTimeoutMs;
+    if (ms === null || room.isClosed) return;
+    this.cancelEmptyClose(room.id);
+    const timer = setTimeout(() => {
+      this.emptyTimers.delete(room.id);
+      if (room.peerCount === 0) room.close();
+    }, ms);
+    timer.unref();
+    this.emptyTimers.set(room.id, timer);
+  }
+
+  private cancelEmptyClose(roomId: string): void {
+    clearTimeout(this.emptyTimers.get(roomId));
+    this.emptyTimers.delete(roomId);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LecternError(ErrorCode.CLOSED, 'room manager is closed');
+  }
+}
+
+const contextSchema = z.object({
+  roomId: idSchema,
+  peerId: idSchema,
+  role: roleSchema.optional(),
+  roomOptions: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The context comes from the host, but a host bug must still give a typed error. */
+function parseContext(context: PeerContext): PeerContext {
+  const parsed = contextSchema.safeParse(context);
+  if (!parsed.success) {
+    throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid peer context: ${summarize(parsed.error)}`);
+  }
+  return context;
+}
+
+function validateRoomOptions(o: RoomOptions): void {
+  const bad = (msg: string) => new LecternError(ErrorCode.INVALID_REQUEST, `invalid room options: ${msg}`);
+  if (!Number.isInteger(o.maxTransportsPerRouter) || o.maxTransportsPerRouter < 1) throw bad('maxTransportsPerRouter must be >= 1');
+  if (!Number.isInteger(o.maxPeers) || o.maxPeers < 1) throw bad('maxPeers must be >= 1');
+  if (!['off', 'audio', 'all'].includes(o.studentMedia)) throw bad('studentMedia must be off, audio or all');
+}
+
+function summarize(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function jsonSize(data: unknown): number {
+  try {
+    return JSON.stringify(data ?? {})?.length ?? 0;
+  } catch {
+    throw new LecternError(ErrorCode.INVALID_REQUEST, 'request is not JSON-serialisable');
+  }
+}

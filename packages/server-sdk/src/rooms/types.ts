@@ -1,0 +1,98 @@
+import type { types } from 'mediasoup';
+import type { LecternErrorJSON } from '../errors.js';
+import type { MediaSource } from '../api/schemas.js';
+
+export type { MediaSource };
+
+/** A peer's role, decided by the host (from its own auth), never by the client. */
+export type PeerRole = 'lecturer' | 'student';
+
+/** What students may publish in a room: nothing, their microphone, or anything. */
+export type StudentMediaPolicy = 'off' | 'audio' | 'all';
+
+/** Per-room settings; defaults come from {@link RoomManagerOptions.room}. */
+export interface RoomOptions {
+  /** When every router of the room holds this many transports, the room adds a router. Default 100. */
+  maxTransportsPerRouter: number;
+  /** Default `audio` (students can ask questions by voice). */
+  studentMedia: StudentMediaPolicy;
+  /** Joins beyond this get ROOM_FULL. Default 1000. */
+  maxPeers: number;
+  /** Router codecs. Default {@link DEFAULT_MEDIA_CODECS}. */
+  mediaCodecs: types.RtpCodecCapability[];
+  /** Emit `activeSpeaker` from an ActiveSpeakerObserver on each router. Default true. */
+  activeSpeaker: boolean;
+}
+
+/** Per-peer limits that protect a router from one misbehaving client. */
+export interface PeerLimits {
+  maxTransportsPerPeer: number;
+  maxConsumersPerPeer: number;
+}
+
+/** Transport settings for the WebRtcTransports peers use. */
+export interface WebRtcTransportSettings {
+  /** Used when the pool has no WebRtcServer. Default UDP + TCP on 127.0.0.1. */
+  listenInfos: types.TransportListenInfo[];
+  initialAvailableOutgoingBitrate: number;
+  /** Cap on what one peer may send in (bps); 0 = no cap. */
+  maxIncomingBitrate: number;
+}
+
+/** The trusted identity of the peer a request comes from, supplied by the host. */
+export interface PeerContext {
+  roomId: string;
+  peerId: string;
+  /** Required by `join`; ignored afterwards (a peer keeps its role). */
+  role?: PeerRole;
+  /** Options used if this request creates the room. */
+  roomOptions?: Partial<RoomOptions>;
+}
+
+/** A peer as other peers see it. */
+export interface PeerInfo {
+  peerId: string;
+  role: PeerRole;
+  displayName?: string;
+  appData: Record<string, unknown>;
+}
+
+/** A producer as other peers see it. */
+export interface ProducerInfo {
+  producerId: string;
+  peerId: string;
+  kind: types.MediaKind;
+  source: MediaSource;
+  paused: boolean;
+  appData: Record<string, unknown>;
+}
+
+/** Why a peer left. */
+export type LeaveReason = 'left' | 'replaced' | 'worker-died' | 'room-closed';
+
+/**
+ * Notifications a peer must hear, addressed by peer id. The host forwards each to
+ * the listed peers over its own signaling; the client SDK consumes them.
+ */
+export interface NotificationMap {
+  peerJoined: PeerInfo;
+  peerLeft: { peerId: string; reason: LeaveReason };
+  newProducer: ProducerInfo;
+  producerClosed: { producerId: string; peerId: string };
+  producerPaused: { producerId: string };
+  producerResumed: { producerId: string };
+  consumerClosed: { consumerId: string; producerId: string };
+  consumerPaused: { consumerId: string };
+  consumerResumed: { consumerId: string };
+  consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
+  activeSpeaker: { peerId: string; producerId: string };
+  /** The peer's media is gone (its worker died): rejoin to continue. */
+  reconnectRequired: { reason: 'worker-died'; error?: LecternErrorJSON };
+  roomClosed: { roomId: string };
+}
+export type NotificationName = keyof NotificationMap;
+
+/** One notification, addressed to peers of one room. */
+export type Notification = {
+  [N in NotificationName]: { roomId: string; to: string[]; name: N; data: NotificationMap[N] };
+}[NotificationName];

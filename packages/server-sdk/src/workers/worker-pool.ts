@@ -1,0 +1,250 @@
+import * as os from 'node:os';
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import { ErrorCode, LecternError } from '../errors.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import { withTimeout } from '../util/timeout.js';
+import { DEFAULT_LOAD_MODEL, type LoadModel, WorkerLoad } from './worker-load.js';
+
+/** How new routers are spread over workers. */
+export type PlacementPolicy = 'round-robin' | 'least-loaded';
+
+export interface WebRtcServerOptions {
+  /** IP the server listens on (e.g. `0.0.0.0` or a private address). */
+  listenIp: string;
+  /** Public address announced in ICE candidates when `listenIp` is not reachable directly. */
+  announcedAddress?: string;
+  /** Worker `i` listens on UDP and TCP `basePort + i`. */
+  basePort: number;
+}
+
+export interface WorkerPoolOptions {
+  /** Default: one per CPU core (`os.availableParallelism()`). */
+  numWorkers?: number;
+  logLevel?: types.WorkerLogLevel;
+  logTags?: types.WorkerLogTag[];
+  /** RTC port range for transports that do not use a WebRtcServer. */
+  rtcMinPort?: number;
+  rtcMaxPort?: number;
+  /** One WebRtcServer per worker (one UDP + TCP port each) instead of a port per transport. */
+  webRtcServer?: WebRtcServerOptions;
+  /** Default `round-robin`. */
+  placement?: PlacementPolicy;
+  /** Refuse new media on a worker whose estimated CPU % reaches this. Default 85. */
+  cpuCeilingPercent?: number;
+  loadModel?: Partial<LoadModel>;
+  /** How often each worker's CPU is sampled. Default 1000 ms. */
+  loadSampleIntervalMs?: number;
+  /** Timeout of every call into a worker. Default 10 000 ms. */
+  requestTimeoutMs?: number;
+}
+
+/** One slot of the pool. The slot survives its worker: a replacement takes the same index. */
+export interface PoolWorker {
+  readonly index: number;
+  readonly worker: types.Worker;
+  readonly webRtcServer: types.WebRtcServer | undefined;
+  readonly load: WorkerLoad;
+}
+
+export interface WorkerPoolEvents {
+  /** A worker process died; its routers (and everything on them) are gone. */
+  workerDied: { index: number; pid: number; error: Error };
+  /** A replacement worker is running at `index`. */
+  workerRespawned: { index: number; pid: number; previousPid: number };
+  /** Spawning a replacement failed; the pool retries with backoff. */
+  workerRespawnFailed: { index: number; error: Error; retryInMs: number };
+  listenerError: { event: string; error: unknown };
+}
+
+/**
+ * Owns the mediasoup workers: one per core, a WebRtcServer per worker when
+ * configured, CPU sampling for admission control, and respawn on death. The
+ * process never exits because a worker died.
+ */
+export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
+  private readonly slots: (PoolWorker | undefined)[];
+  private readonly settings: Required<Omit<WorkerPoolOptions, 'webRtcServer' | 'rtcMinPort' | 'rtcMaxPort' | 'logTags' | 'loadModel'>> & {
+    loadModel: LoadModel;
+  };
+  private nextIndex = 0;
+  private sampler: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: WorkerPoolOptions) {
+    super();
+    const numWorkers = options.numWorkers ?? os.availableParallelism();
+    if (!Number.isInteger(numWorkers) || numWorkers < 1) {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `numWorkers must be a positive integer, got ${numWorkers}`);
+    }
+    this.slots = new Array<PoolWorker | undefined>(numWorkers).fill(undefined);
+    this.settings = {
+      numWorkers,
+      logLevel: options.logLevel ?? 'warn',
+      placement: options.placement ?? 'round-robin',
+      cpuCeilingPercent: options.cpuCeilingPercent ?? 85,
+      loadModel: { ...DEFAULT_LOAD_MODEL, ...options.loadModel },
+      loadSampleIntervalMs: options.loadSampleIntervalMs ?? 1000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    };
+  }
+
+  /** Starts every worker; rejects (and closes what started) if one cannot start. */
+  static async create(options: WorkerPoolOptions = {}): Promise<WorkerPool> {
+    const pool = new WorkerPool(options);
+    try {
+      await Promise.all(pool.slots.map((_, index) => pool.spawn(index)));
+    } catch (error) {
+      pool.close();
+      throw error;
+    }
+    pool.sampler = setInterval(() => void pool.sampleLoad(), pool.settings.loadSampleIntervalMs);
+    pool.sampler.unref();
+    await pool.sampleLoad();
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  get cpuCeilingPercent(): number {
+    return this.settings.cpuCeilingPercent;
+  }
+
+  get requestTimeoutMs(): number {
+    return this.settings.requestTimeoutMs;
+  }
+
+  /** The live workers (a slot whose worker died and is respawning is skipped). */
+  get workers(): PoolWorker[] {
+    return this.slots.filter((s): s is PoolWorker => s !== undefined && !s.worker.closed);
+  }
+
+  hasHeadroom(slot: PoolWorker): boolean {
+    return !slot.worker.closed && slot.load.estimatedCpuPercent < this.settings.cpuCeilingPercent;
+  }
+
+  /**
+   * The worker for a new router: the next one round-robin (or the least loaded)
+   * among workers with headroom, preferring workers not in `avoid` (e.g. those
+   * already hosting a router of the same room). Throws OVERLOADED when none has
+   * headroom.
+   */
+  pickWorker(avoid: ReadonlySet<types.Worker> = new Set()): PoolWorker {
+    const candidates = this.workers.filter((s) => this.hasHeadroom(s));
+    if (candidates.length === 0) {
+      throw new LecternError(ErrorCode.OVERLOADED, 'no media worker has headroom', {
+        ceilingPercent: this.settings.cpuCeilingPercent,
+      });
+    }
+    const preferred = candidates.filter((s) => !avoid.has(s.worker));
+    const pool = preferred.length > 0 ? preferred : candidates;
+    if (this.settings.placement === 'least-loaded') {
+      return pool.reduce((best, s) =>
+        s.load.estimatedCpuPercent < best.load.estimatedCpuPercent ||
+        (s.load.estimatedCpuPercent === best.load.estimatedCpuPercent && s.load.transports < best.load.transports)
+          ? s
+          : best,
+      );
+    }
+    // Round-robin over slot indexes, skipping workers that are not candidates.
+    for (let i = 0; i < this.slots.length; i++) {
+      const index = (this.nextIndex + i) % this.slots.length;
+      const slot = pool.find((s) => s.index === index);
+      if (slot) {
+        this.nextIndex = (index + 1) % this.slots.length;
+        return slot;
+      }
+    }
+    return pool[0]!;
+  }
+
+  /** Closes every worker; no respawn afterwards. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sampler);
+    for (const slot of this.slots) slot?.worker.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async spawn(index: number): Promise<PoolWorker> {
+    const o = this.options;
+    const worker = await mediasoup.createWorker({
+      logLevel: this.settings.logLevel,
+      ...(o.logTags ? { logTags: o.logTags } : {}),
+      ...(o.rtcMinPort !== undefined ? { rtcMinPort: o.rtcMinPort } : {}),
+      ...(o.rtcMaxPort !== undefined ? { rtcMaxPort: o.rtcMaxPort } : {}),
+      appData: { index },
+    });
+    try {
+      let webRtcServer: types.WebRtcServer | undefined;
+      if (o.webRtcServer) {
+        const { listenIp, announcedAddress, basePort } = o.webRtcServer;
+        const port = basePort + index;
+        const info = { ip: listenIp, port, ...(announcedAddress ? { announcedAddress } : {}) };
+        webRtcServer = await withTimeout(
+          worker.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ...info }, { protocol: 'tcp', ...info }] }),
+          this.settings.requestTimeoutMs,
+          'createWebRtcServer',
+        );
+      }
+      const slot: PoolWorker = { index, worker, webRtcServer, load: new WorkerLoad(worker, this.settings.loadModel) };
+      if (this.closed) {
+        worker.close();
+        return slot;
+      }
+      this.slots[index] = slot;
+      worker.on('died', (error) => this.onDied(slot, error));
+      return slot;
+    } catch (error) {
+      worker.close();
+      throw error;
+    }
+  }
+
+  private onDied(slot: PoolWorker, error: Error): void {
+    if (this.closed) return;
+    this.safeEmit('workerDied', { index: slot.index, pid: slot.worker.pid, error });
+    void this.respawn(slot.index, slot.worker.pid, 0);
+  }
+
+  private async respawn(index: number, previousPid: number, attempt: number): Promise<void> {
+    if (this.closed) return;
+    try {
+      const slot = await this.spawn(index);
+      if (this.closed) return;
+      await this.sampleOne(slot);
+      this.safeEmit('workerRespawned', { index, pid: slot.worker.pid, previousPid });
+    } catch (error) {
+      const retryInMs = Math.min(30_000, 250 * 2 ** attempt);
+      this.safeEmit('workerRespawnFailed', { index, error: error as Error, retryInMs });
+      setTimeout(() => void this.respawn(index, previousPid, attempt + 1), retryInMs).unref();
+    }
+  }
+
+  private async sampleLoad(): Promise<void> {
+    await Promise.all(this.workers.map((slot) => this.sampleOne(slot)));
+  }
+
+  private readonly sampling = new WeakSet<PoolWorker>();
+
+  private async sampleOne(slot: PoolWorker): Promise<void> {
+    if (this.sampling.has(slot)) return; // the previous sample is still waiting
+    this.sampling.add(slot);
+    try {
+      const usage = await withTimeout(slot.worker.getResourceUsage(), this.settings.requestTimeoutMs, 'getResourceUsage');
+      slot.load.sample(usage);
+    } catch {
+      // A worker whose control channel does not answer is saturated (or dying):
+      // admission must stop sending it work. If it died, onDied replaces it.
+      slot.load.markUnresponsive();
+    } finally {
+      this.sampling.delete(slot);
+    }
+  }
+}
