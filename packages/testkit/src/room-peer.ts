@@ -28,8 +28,9 @@ export interface JoinReply {
  * → produce / consume (created paused, resumed once set up).
  */
 export class RoomTestPeer {
-  private sendTransport: client.Transport | undefined;
-  private recvTransport: client.Transport | undefined;
+  // Promises, not transports: concurrent callers share one creation.
+  private sendTransport: Promise<client.Transport> | undefined;
+  private recvTransport: Promise<client.Transport> | undefined;
   readonly consumers = new Map<string, ReceivingConsumer & { consumerId: string }>();
 
   private constructor(
@@ -88,13 +89,13 @@ export class RoomTestPeer {
     return this.webrtc.close();
   }
 
-  async send(): Promise<client.Transport> {
-    this.sendTransport ??= this.webrtc.createSendTransport(await this.createTransport('send'), this.signaling());
+  send(): Promise<client.Transport> {
+    this.sendTransport ??= this.createTransport('send').then((info) => this.webrtc.createSendTransport(info, this.signaling()));
     return this.sendTransport;
   }
 
-  async recv(): Promise<client.Transport> {
-    this.recvTransport ??= this.webrtc.createRecvTransport(await this.createTransport('recv'), this.signaling());
+  recv(): Promise<client.Transport> {
+    this.recvTransport ??= this.createTransport('recv').then((info) => this.webrtc.createRecvTransport(info, this.signaling()));
     return this.recvTransport;
   }
 

@@ -17,7 +17,7 @@ export interface MetricsOptions {
 export class LecternMetrics {
   readonly registry: Registry;
   private manager: RoomManager | undefined;
-  private readonly lastCpuSeconds = new Map<string, number>();
+  private readonly lastCpuSeconds = new Map<number, { pid: number; seconds: number }>();
   private readonly owned: string[] = [];
   private readonly requestDuration: Histogram<'method'>;
   private readonly requestErrors: Counter<'method' | 'code'>;
@@ -39,7 +39,7 @@ export class LecternMetrics {
         name: `${p}request_duration_seconds`,
         help: 'Request API latency by method',
         labelNames: ['method'],
-        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+        buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
         registers,
       }),
     );
@@ -56,11 +56,13 @@ export class LecternMetrics {
         labelNames: ['worker'],
         registers,
         collect() {
+          // One entry per slot: a respawned worker starts again from 0 CPU seconds.
           for (const slot of self.manager?.pool.workers ?? []) {
-            const key = `${slot.index}:${slot.worker.pid}`;
-            const delta = slot.load.cpuSeconds - (self.lastCpuSeconds.get(key) ?? 0);
+            const last = self.lastCpuSeconds.get(slot.index);
+            const base = last && last.pid === slot.worker.pid ? last.seconds : 0;
+            const delta = slot.load.cpuSeconds - base;
             if (delta > 0) this.inc({ worker: String(slot.index) }, delta);
-            self.lastCpuSeconds.set(key, slot.load.cpuSeconds);
+            self.lastCpuSeconds.set(slot.index, { pid: slot.worker.pid, seconds: slot.load.cpuSeconds });
           }
         },
       }),
@@ -83,7 +85,7 @@ export class LecternMetrics {
     perWorker('worker_cpu_percent', 'CPU % of one core measured over the last sample', (s) => s.load.measuredCpuPercent);
     perWorker('worker_load_estimate_percent', 'Load estimate used by admission control (% of one core)', (s) => s.load.estimatedCpuPercent);
     perWorker('worker_routers', 'Routers per worker', (s) => s.load.routers);
-    perWorker('worker_transports', 'Transports per worker (WebRTC, plain and pipe)', (s) => s.load.transports);
+    perWorker('worker_transports', 'Peer transports per worker (WebRTC and plain; pipes are counted apart)', (s) => s.load.transports);
     perWorker('worker_consumers', 'Consumers per worker', (s) => s.load.consumers);
     perWorker('worker_pipe_transports', 'Pipe transports per worker', (s) => s.load.pipeTransports);
 

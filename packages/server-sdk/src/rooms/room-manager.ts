@@ -188,7 +188,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     const parsed = requestSchemas[m].safeParse(data ?? {});
     if (!parsed.success) {
       throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid ${m} request: ${summarize(parsed.error)}`, {
-        issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: i.path.join('.'), message: i.message })),
+        issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: issuePath(i), message: truncate(i.message, 200) })),
       });
     }
     const body = parsed.data as never;
@@ -324,8 +324,13 @@ function validateRoomOptions(o: RoomOptions): void {
 function summarize(error: z.ZodError): string {
   return error.issues
     .slice(0, 3)
-    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .map((i) => `${issuePath(i) || '(root)'}: ${truncate(i.message, 200)}`)
     .join('; ');
+}
+
+/** zod puts offending record keys in the path: cut them so a hostile key is not echoed whole. */
+function issuePath(issue: z.core.$ZodIssue): string {
+  return issue.path.map((p) => truncate(String(p), 32)).join('.');
 }
 
 function jsonSize(data: unknown): number {

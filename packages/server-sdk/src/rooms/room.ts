@@ -112,7 +112,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Creates the room with its first router (placed by the pool's policy). */
   static async create(id: string, options: RoomOptions, deps: RoomDeps): Promise<Room> {
     const room = new Room(id, options, deps);
-    await room.addShard(deps.pool.pickWorker());
+    await room.addShard(deps.pool.requireWorker());
     return room;
   }
 
@@ -154,7 +154,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       throw new LecternError(ErrorCode.ROOM_FULL, `room ${this.id} is full (${this.options.maxPeers} peers)`);
     }
     if (this.shards.length === 0) await this.placement.run(async () => {
-      if (this.shards.length === 0) await this.addShard(this.deps.pool.pickWorker());
+      if (this.shards.length === 0) await this.addShard(this.deps.pool.requireWorker());
     });
     const info: PeerInfo = {
       peerId,
@@ -242,8 +242,15 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   async connectTransport(peerId: string, data: RequestData<'connectTransport'>): Promise<ResponseMap['connectTransport']> {
     const transport = this.transport(this.peer(peerId), data.transportId);
-    if (transport.dtlsState !== 'new') throw invalidState(`transport ${transport.id} is already connected`);
-    await this.call(transport.connect({ dtlsParameters: data.dtlsParameters as types.DtlsParameters }), 'connectTransport');
+    // dtlsState stays 'new' until the handshake runs, so connect() is tracked itself.
+    if (transport.appData.connectCalled === true) throw invalidState(`transport ${transport.id} is already connected`);
+    transport.appData.connectCalled = true;
+    try {
+      await this.call(transport.connect({ dtlsParameters: data.dtlsParameters as types.DtlsParameters }), 'connectTransport');
+    } catch (error) {
+      if (!(error instanceof LecternError && error.code === ErrorCode.TIMEOUT)) transport.appData.connectCalled = false;
+      throw error;
+    }
     return {};
   }
 
@@ -262,6 +269,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     const expectedKind = data.source === 'microphone' || data.source === 'screen-audio' ? 'audio' : 'video';
     if (data.kind !== expectedKind) {
       throw new LecternError(ErrorCode.INVALID_REQUEST, `source "${data.source}" carries ${expectedKind}, not ${data.kind}`);
+    }
+    const foreign = data.rtpParameters.codecs.find((c) => !c.mimeType.toLowerCase().startsWith(`${data.kind}/`));
+    if (foreign) {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `a ${data.kind} producer cannot carry ${foreign.mimeType.slice(0, 40)}`);
     }
     if (!this.mayProduce(peer.info.role, data.source)) {
       throw forbidden(`${peer.info.role}s may not send ${data.source} in this room`);
@@ -471,6 +482,13 @@ export class Room extends TypedEmitter<RoomEvents> {
    * Picks (once) the router a peer's transports live on and reserves room for one
    * more transport there. Runs in the room's placement queue, so concurrent joins
    * see each other's reservations.
+   *
+   * Order: a router below `maxTransportsPerRouter` whose worker has headroom; else
+   * a new router on a worker that hosts none of this room's routers; else (every
+   * worker already hosts one) the least-filled router with headroom, past the
+   * soft limit. A room never has two routers on one worker: a piped producer
+   * keeps its id, which must be unique per worker in mediasoup 3.13, and a second
+   * router on the same worker would add pipe cost without adding CPU.
    */
   private reserveTransport(peer: Peer): Promise<RouterShard> {
     return this.placement.run(async () => {
@@ -478,12 +496,17 @@ export class Room extends TypedEmitter<RoomEvents> {
       let shard = peer.shard;
       if (!shard || shard.router.closed) {
         const { pool } = this.deps;
-        shard = this.shards.find(
-          (s) => !s.router.closed && s.transports < this.options.maxTransportsPerRouter && pool.hasHeadroom(s.slot),
-        );
+        const usable = this.shards.filter((s) => !s.router.closed && pool.hasHeadroom(s.slot));
+        shard = usable.find((s) => s.transports < this.options.maxTransportsPerRouter);
         if (!shard) {
-          const used = new Set(this.shards.map((s) => s.slot.worker));
-          shard = await this.addShard(pool.pickWorker(used)); // OVERLOADED when no worker has headroom
+          const slot = pool.pickWorker(new Set(this.shards.map((s) => s.slot.worker)));
+          if (slot) shard = await this.addShard(slot);
+          else shard = usable.sort((a, b) => a.transports - b.transports)[0];
+        }
+        if (!shard) {
+          throw new LecternError(ErrorCode.OVERLOADED, 'no media worker has headroom for this room', {
+            ceilingPercent: pool.cpuCeilingPercent,
+          });
         }
         peer.shard = shard;
       }
@@ -494,6 +517,9 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   private releaseTransport(peer: Peer, shard: RouterShard): void {
     shard.transports -= 1;
+    // A closed router is being lost with its worker (its transports close before
+    // 'workerclose' fires): keep its peers pointing at it so onShardLost finds them.
+    if (shard.router.closed) return;
     if (peer.transports.size === 0 && peer.shard === shard && peer.producers.size === 0 && peer.consumers.size === 0) {
       peer.shard = undefined; // nothing holds the peer on this router: place it afresh next time
     }
@@ -685,6 +711,11 @@ function fromMediasoupError(error: unknown, what: string): LecternError {
   const name = error instanceof Error ? error.name : '';
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof TypeError || name === 'UnsupportedError') {
+    return new LecternError(ErrorCode.INVALID_REQUEST, `${what}: ${message.slice(0, 300)}`, undefined, { cause: error });
+  }
+  // The worker's RTP listener refuses an SSRC, RID or MID another producer of the
+  // transport already uses: the client's parameters are at fault.
+  if (/already exists in RTP listener/i.test(message)) {
     return new LecternError(ErrorCode.INVALID_REQUEST, `${what}: ${message.slice(0, 300)}`, undefined, { cause: error });
   }
   if (name === 'InvalidStateError') {

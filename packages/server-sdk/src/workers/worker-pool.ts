@@ -127,21 +127,14 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   /**
    * The worker for a new router: the next one round-robin (or the least loaded)
-   * among workers with headroom, preferring workers not in `avoid` (e.g. those
-   * already hosting a router of the same room). Throws OVERLOADED when none has
-   * headroom.
+   * among live workers with headroom, leaving out `exclude` (the workers that
+   * already host a router of the room). Undefined when there is none.
    */
-  pickWorker(avoid: ReadonlySet<types.Worker> = new Set()): PoolWorker {
-    const candidates = this.workers.filter((s) => this.hasHeadroom(s));
-    if (candidates.length === 0) {
-      throw new LecternError(ErrorCode.OVERLOADED, 'no media worker has headroom', {
-        ceilingPercent: this.settings.cpuCeilingPercent,
-      });
-    }
-    const preferred = candidates.filter((s) => !avoid.has(s.worker));
-    const pool = preferred.length > 0 ? preferred : candidates;
+  pickWorker(exclude: ReadonlySet<types.Worker> = new Set()): PoolWorker | undefined {
+    const candidates = this.workers.filter((s) => this.hasHeadroom(s) && !exclude.has(s.worker));
+    if (candidates.length === 0) return undefined;
     if (this.settings.placement === 'least-loaded') {
-      return pool.reduce((best, s) =>
+      return candidates.reduce((best, s) =>
         s.load.estimatedCpuPercent < best.load.estimatedCpuPercent ||
         (s.load.estimatedCpuPercent === best.load.estimatedCpuPercent && s.load.transports < best.load.transports)
           ? s
@@ -151,13 +144,24 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     // Round-robin over slot indexes, skipping workers that are not candidates.
     for (let i = 0; i < this.slots.length; i++) {
       const index = (this.nextIndex + i) % this.slots.length;
-      const slot = pool.find((s) => s.index === index);
+      const slot = candidates.find((s) => s.index === index);
       if (slot) {
         this.nextIndex = (index + 1) % this.slots.length;
         return slot;
       }
     }
-    return pool[0]!;
+    return candidates[0];
+  }
+
+  /** Like {@link pickWorker}, but throws OVERLOADED when no worker has headroom. */
+  requireWorker(exclude?: ReadonlySet<types.Worker>): PoolWorker {
+    const slot = this.pickWorker(exclude);
+    if (!slot) {
+      throw new LecternError(ErrorCode.OVERLOADED, 'no media worker has headroom', {
+        ceilingPercent: this.settings.cpuCeilingPercent,
+      });
+    }
+    return slot;
   }
 
   /** Closes every worker; no respawn afterwards. Idempotent. */
