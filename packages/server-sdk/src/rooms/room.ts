@@ -218,6 +218,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     } catch (error) {
       this.releaseTransport(peer, shard);
       throw error;
+    } finally {
+      shard.slot.load.pendingTransports -= 1; // from here mediasoup's own count has it (or it failed)
     }
     if (peer.closed || this.closed) {
       transport.close();
@@ -511,6 +513,7 @@ export class Room extends TypedEmitter<RoomEvents> {
         peer.shard = shard;
       }
       shard.transports += 1;
+      shard.slot.load.pendingTransports += 1;
       return shard;
     });
   }

@@ -44,6 +44,11 @@ export class WorkerLoad {
   /** Total CPU seconds (user + system) the worker has used, from the last sample. */
   cpuSeconds = 0;
   routers = 0;
+  /**
+   * Transports placed on this worker but not created yet. Placement decisions
+   * are made before mediasoup creates anything, so a storm must see them.
+   */
+  pendingTransports = 0;
   /** PipeTransports (router-to-router links) on this worker. */
   pipeTransports = 0;
 
@@ -100,8 +105,9 @@ export class WorkerLoad {
 
   /** The load estimate in % of one core (see the class comment). */
   get estimatedCpuPercent(): number {
+    const pending = this.pendingTransports * this.model.cpuPerTransport;
     const sinceSample = this.cost(this.current) - this.cost(this.atSample);
-    return Math.max(0, this.measuredCpu + sinceSample, this.cost(this.current));
+    return Math.max(0, this.measuredCpu + sinceSample, this.cost(this.current)) + pending;
   }
 
   private cost(counts: Counts): number {
