@@ -26,8 +26,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RoomManager, type PeerContext, type PeerRole } from '@lectern/server-sdk';
-import { freeTcpPort, RoomTestPeer, type RequestFn } from '@lectern/testkit';
+import { RoomManager } from '@lectern/server-sdk';
+import { freeTcpPort, requester, RoomTestPeer } from '@lectern/testkit';
 
 const { values: args } = parseArgs({
   options: {
@@ -140,20 +140,16 @@ say(`structure: ${panels.length} panels (${panels.filter((p) => p.type !== 'row'
 // ------------------------------------------------------------------ 2. scrape a real manager
 
 const manager = await RoomManager.create({ workers: { numWorkers: 2 }, room: { maxTransportsPerRouter: 2 } });
-const requester = (roomId: string, peerId: string, role: PeerRole): RequestFn => {
-  const context: PeerContext = { roomId, peerId, role };
-  return (method, data) => manager.handle(context, method, data);
-};
 const peers: RoomTestPeer[] = [];
 let promProcess: ReturnType<typeof spawn> | undefined;
 let metricsServer: http.Server | undefined;
 let tmpDir: string | undefined;
 try {
-  const lecturer = await RoomTestPeer.join(requester('check', 'lecturer', 'lecturer'));
+  const lecturer = await RoomTestPeer.join(requester(manager, 'check', 'lecturer', 'lecturer'));
   peers.push(lecturer);
   const producerId = await lecturer.produceAudio();
   for (const id of ['s1', 's2']) {
-    const student = await RoomTestPeer.join(requester('check', id, 'student'));
+    const student = await RoomTestPeer.join(requester(manager, 'check', id, 'student'));
     peers.push(student);
     await student.consume(producerId); // 3 transports, 2 per router: s2 lands on a second router, piped
   }
@@ -252,7 +248,7 @@ try {
       let promLog = '';
       promProcess.stderr?.on('data', (c: Buffer) => (promLog = (promLog + c.toString()).slice(-8000)));
       // Keep requests (and one error a second) coming while Prometheus scrapes.
-      const s1 = requester('check', 's1', 'student');
+      const s1 = requester(manager, 'check', 's1', 'student');
       const traffic = setInterval(() => {
         void s1('getRouterRtpCapabilities', {}).catch(() => undefined);
         void s1('resumeConsumer', { consumerId: 'nope' }).catch(() => undefined);

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { types as ms } from 'mediasoup';
 import { RoomManager, type PeerContext, type PeerRole } from '@lectern/server-sdk';
-import { RoomTestPeer, type RequestFn } from '@lectern/testkit';
+import { RoomTestPeer, waitFor, workerTotals, type RequestFn } from '@lectern/testkit';
 
 // ------------------------------------------------------------------ options
 
@@ -140,18 +140,6 @@ class MediasoupCounter {
   }
 }
 
-/** Sum of the SDK's per-worker counters (WorkerLoad, itself fed by mediasoup observers). */
-function workerTotals(manager: RoomManager) {
-  const t = { routers: 0, transports: 0, pipeTransports: 0, consumers: 0 };
-  for (const slot of manager.pool.workers) {
-    t.routers += slot.load.routers;
-    t.transports += slot.load.transports;
-    t.pipeTransports += slot.load.pipeTransports;
-    t.consumers += slot.load.consumers;
-  }
-  return t;
-}
-
 // ------------------------------------------------------------------ request timing
 
 /** Wall time of every manager.handle() call, by method, while `recording` is on. */
@@ -180,14 +168,6 @@ class RequestTimer {
   }
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Waits until the lecturer's producer has received RTP at the server. */
 async function waitForProducerMedia(counter: MediasoupCounter, producerId: string): Promise<void> {
   await waitFor(
@@ -199,6 +179,7 @@ async function waitForProducerMedia(counter: MediasoupCounter, producerId: strin
       return stats.some((s) => s.packetCount > 0);
     },
     20_000,
+    20,
   );
 }
 
@@ -420,7 +401,7 @@ async function joinLatency() {
 
     // Leave: the last peers out should take the extra routers and their pipes with them.
     await Promise.all(peers.splice(0).map((p) => p.leave()));
-    await waitFor('extra routers to be retired', () => (manager.getRoom(roomId)?.stats().routers.length ?? 0) <= 1, 5000).catch(
+    await waitFor('extra routers to be retired', () => (manager.getRoom(roomId)?.stats().routers.length ?? 0) <= 1, 5000, 20).catch(
       () => undefined,
     );
     result.cleanup = {
@@ -461,7 +442,7 @@ async function threeRouterRoom() {
     const beforeConsume = { pipes: room.stats().pipes, pipeTransports: counter.pipeTransportsCreated };
     const received: { packets(): number }[] = [];
     for (const s of list) received.push(await s.consume(producerId));
-    await waitFor('every student to receive the lecturer', () => received.every((r) => r.packets() > 0), 15_000);
+    await waitFor('every student to receive the lecturer', () => received.every((r) => r.packets() > 0), 15_000, 20);
     const stats = room.stats();
     const totals = workerTotals(manager);
     const text = await manager.metrics.registry.metrics();

@@ -15,3 +15,4 @@ export {
   type ReceivingConsumer,
 } from './webrtc-peer.js';
 export { RoomTestPeer, type RequestFn, type JoinReply } from './room-peer.js';
+export { requester, waitFor, workerTotals, type RequestHandler, type WorkerPoolView } from './room-helpers.js';

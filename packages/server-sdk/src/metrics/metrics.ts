@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RoomManager } from '../rooms/room-manager.js';
+import type { RoomStats } from '../rooms/room.js';
 
 export interface MetricsOptions {
   /** Register into the host's registry (e.g. prom-client's global one); default: a new registry. */
@@ -49,7 +50,7 @@ export class LecternMetrics {
     this.workerDeaths = track(
       new Counter({ name: `${p}worker_deaths_total`, help: 'mediasoup worker processes that died', registers }),
     );
-    const cpuSeconds = track(
+    track(
       new Counter({
         name: `${p}worker_cpu_seconds_total`,
         help: 'CPU seconds (user + system) used by each mediasoup worker, from getResourceUsage()',
@@ -67,7 +68,6 @@ export class LecternMetrics {
         },
       }),
     );
-    void cpuSeconds;
 
     const perWorker = (name: string, help: string, read: (slot: RoomManager['pool']['workers'][number]) => number) =>
       track(
@@ -161,7 +161,7 @@ export class LecternMetrics {
     return manager.roomIds.map((id) => manager.getRoom(id)).filter((r) => r !== undefined);
   }
 
-  private sum(read: (stats: ReturnType<import('../rooms/room.js').Room['stats']>) => number): number {
+  private sum(read: (stats: RoomStats) => number): number {
     return this.rooms().reduce((acc, room) => acc + read(room.stats()), 0);
   }
 }

@@ -134,14 +134,21 @@ export class Room extends TypedEmitter<RoomEvents> {
     return shard.router.rtpCapabilities;
   }
 
-  /** Runs a peer's requests one after another, in arrival order. */
+  /**
+   * Runs a peer's requests one after another, in arrival order. A queue lives while
+   * it has work or its peer is in the room, so ids that never join (a failed or
+   * hostile join) leave nothing behind.
+   */
   serialize<T>(peerId: string, task: () => Promise<T>): Promise<T> {
     let queue = this.peerQueues.get(peerId);
     if (!queue) {
       queue = new SerialQueue();
       this.peerQueues.set(peerId, queue);
     }
-    return queue.run(task);
+    const q = queue;
+    return q.run(task).finally(() => {
+      if (q.idle && !this.peers.has(peerId) && this.peerQueues.get(peerId) === q) this.peerQueues.delete(peerId);
+    });
   }
 
   // ---------------------------------------------------------------- requests
@@ -201,19 +208,12 @@ export class Room extends TypedEmitter<RoomEvents> {
       const webRtcServer = shard.slot.webRtcServer;
       const appData = { peerId, direction: data.direction };
       const tcpOnly = data.forceTcp === true;
-      const options = webRtcServer
-        ? { webRtcServer, enableUdp: !tcpOnly, enableTcp: true, preferUdp: !tcpOnly, initialAvailableOutgoingBitrate, appData }
-        : {
-            listenInfos: tcpOnly ? listenInfos.filter((l) => l.protocol === 'tcp') : listenInfos,
-            enableUdp: !tcpOnly,
-            enableTcp: true,
-            preferUdp: !tcpOnly,
-            initialAvailableOutgoingBitrate,
-            appData,
-          };
-      if (!webRtcServer && options.listenInfos?.length === 0) {
+      const common = { enableUdp: !tcpOnly, enableTcp: true, preferUdp: !tcpOnly, initialAvailableOutgoingBitrate, appData };
+      const tcpListenInfos = tcpOnly ? listenInfos.filter((l) => l.protocol === 'tcp') : listenInfos;
+      if (!webRtcServer && tcpListenInfos.length === 0) {
         throw new LecternError(ErrorCode.INVALID_REQUEST, 'forceTcp requested but the server listens on no TCP address');
       }
+      const options = webRtcServer ? { ...common, webRtcServer } : { ...common, listenInfos: tcpListenInfos };
       transport = await this.call(shard.router.createWebRtcTransport(options), 'createWebRtcTransport', (t) => t.close());
     } catch (error) {
       this.releaseTransport(peer, shard);
@@ -332,8 +332,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   async consume(peerId: string, data: RequestData<'consume'>): Promise<ResponseMap['consume']> {
     const peer = this.peer(peerId);
-    const entry = this.producers.get(data.producerId);
-    if (!entry) throw notFound('producer', data.producerId);
+    const entry = lookup(this.producers, data.producerId, 'producer');
     if (entry.peer === peer) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot consume its own producer');
     const transport = data.transportId
       ? this.transport(peer, data.transportId)
@@ -373,10 +372,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     peer.consumers.set(consumer.id, consumer);
     const to = [peerId];
     consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
-    consumer.on('producerclose', () => {
-      peer.consumers.delete(consumer.id);
-      this.notify(to, 'consumerClosed', { consumerId: consumer.id, producerId: consumer.producerId });
-    });
+    // mediasoup also emits observer 'close' on producerclose, which forgets the consumer.
+    consumer.on('producerclose', () =>
+      this.notify(to, 'consumerClosed', { consumerId: consumer.id, producerId: consumer.producerId }),
+    );
     consumer.on('producerpause', () => this.notify(to, 'consumerPaused', { consumerId: consumer.id }));
     consumer.on('producerresume', () => this.notify(to, 'consumerResumed', { consumerId: consumer.id }));
     consumer.on('layerschange', (layers) =>
@@ -581,7 +580,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (peer.closed) return;
     peer.closed = true;
     this.peers.delete(peer.info.peerId);
-    this.peerQueues.delete(peer.info.peerId);
     for (const transport of peer.transports.values()) transport.close(); // cascades to its producers/consumers
     for (const entry of [...peer.producers.values()]) this.forgetProducer(entry);
     const event = { peerId: peer.info.peerId, reason };
@@ -633,28 +631,20 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   private peer(peerId: string): Peer {
     this.assertOpen();
-    const peer = this.peers.get(peerId);
-    if (!peer) throw notFound('peer (join first)', peerId);
-    return peer;
+    return lookup(this.peers, peerId, 'peer (join first)');
   }
 
   /** Only the peer's own transports are visible to it: another peer's id is NOT_FOUND. */
   private transport(peer: Peer, transportId: string): types.WebRtcTransport {
-    const transport = peer.transports.get(transportId);
-    if (!transport) throw notFound('transport', transportId);
-    return transport;
+    return lookup(peer.transports, transportId, 'transport');
   }
 
   private ownProducer(peer: Peer, producerId: string): ProducerEntry {
-    const entry = peer.producers.get(producerId);
-    if (!entry) throw notFound('producer', producerId);
-    return entry;
+    return lookup(peer.producers, producerId, 'producer');
   }
 
   private consumer(peer: Peer, consumerId: string): types.Consumer {
-    const consumer = peer.consumers.get(consumerId);
-    if (!consumer) throw notFound('consumer', consumerId);
-    return consumer;
+    return lookup(peer.consumers, consumerId, 'consumer');
   }
 
   private othersThan(peerId: string): string[] {
@@ -678,6 +668,12 @@ export class Room extends TypedEmitter<RoomEvents> {
       throw fromMediasoupError(error, what);
     }
   }
+}
+
+function lookup<T>(map: ReadonlyMap<string, T>, id: string, what: string): T {
+  const value = map.get(id);
+  if (value === undefined) throw notFound(what, id);
+  return value;
 }
 
 function producerInfo(entry: ProducerEntry): ProducerInfo {

@@ -6,8 +6,16 @@
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
 
+  private pending = 0;
+
+  /** True when no task is queued or running. */
+  get idle(): boolean {
+    return this.pending === 0;
+  }
+
   run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
+    this.pending += 1;
+    const result = this.tail.then(task, task).finally(() => (this.pending -= 1));
     // Settle to undefined: keeping `result` itself would pin the last task's value.
     this.tail = result.then(
       () => undefined,
