@@ -26,47 +26,51 @@ after(() => manager.close());
 test('a join storm past the ceiling is spread, refused with OVERLOADED, and spares existing media', async () => {
   const roomId = 'admission';
   const lecturer = await RoomTestPeer.join(requester(manager, roomId, 'lecturer', 'lecturer'));
-  const producerId = await lecturer.produceAudio();
-  const listener = await RoomTestPeer.join(requester(manager, roomId, 'listener'));
-  const listening = await listener.consume(producerId);
-  await waitFor('the listener to receive', () => listening.packets() > 25);
+  const peers: RoomTestPeer[] = [lecturer];
+  const stormIds = Array.from({ length: 20 }, (_, i) => `storm-${i}`);
+  try {
+    const producerId = await lecturer.produceAudio();
+    const listener = await RoomTestPeer.join(requester(manager, roomId, 'listener'));
+    peers.push(listener);
+    const listening = await listener.consume(producerId);
+    await waitFor('the listener to receive', () => listening.packets() > 25);
 
-  const room = manager.getRoom(roomId)!;
-  const receivedBefore = listening.packets();
-  const startedAt = Date.now();
+    const room = manager.getRoom(roomId)!;
+    const receivedBefore = listening.packets();
+    const startedAt = Date.now();
 
-  // 20 students at once, signaling only: admission happens at their first transport.
-  const results = await Promise.allSettled(
-    Array.from({ length: 20 }, async (_, i) => {
-      const request = requester(manager, roomId, `storm-${i}`);
-      await request('join', { rtpCapabilities: listener.webrtc.rtpCapabilities });
-      return request('createWebRtcTransport', { direction: 'recv' });
-    }),
-  );
-  const admitted = results.filter((r) => r.status === 'fulfilled').length;
-  const refused = results.filter((r) => r.status === 'rejected');
-  for (const r of refused) {
-    assert.ok(r.reason instanceof LecternError, String(r.reason));
-    assert.equal(r.reason.code, ErrorCode.OVERLOADED, r.reason.message);
+    // 20 students at once, signaling only: admission happens at their first transport.
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, async (_, i) => {
+        const request = requester(manager, roomId, `storm-${i}`);
+        await request('join', { rtpCapabilities: listener.webrtc.rtpCapabilities });
+        return request('createWebRtcTransport', { direction: 'recv' });
+      }),
+    );
+    const admitted = results.filter((r) => r.status === 'fulfilled').length;
+    const refused = results.filter((r) => r.status === 'rejected');
+    for (const r of refused) {
+      assert.ok(r.reason instanceof LecternError, String(r.reason));
+      assert.equal(r.reason.code, ErrorCode.OVERLOADED, r.reason.message);
+    }
+    // Two workers x at most 5 transports, 2 of them already used by lecturer + listener.
+    assert.ok(admitted >= 4 && admitted <= 8, `admitted ${admitted}`);
+    assert.equal(admitted + refused.length, 20);
+
+    const stats = room.stats();
+    assert.equal(stats.routers.length, 2, 'the storm spilled onto the second worker');
+    assert.equal(new Set(stats.routers.map((r) => r.workerPid)).size, 2);
+    for (const slot of manager.pool.workers) {
+      assert.ok(slot.load.transports <= Math.floor(CEILING / PER_TRANSPORT) + 1, `worker ${slot.index}: ${slot.load.transports} transports`);
+    }
+
+    // The listener kept getting the lecturer's ~50 packets/s throughout: no gap.
+    await new Promise((r) => setTimeout(r, 1000));
+    const elapsedS = (Date.now() - startedAt) / 1000;
+    const got = listening.packets() - receivedBefore;
+    assert.ok(got >= Math.floor(elapsedS * 50) - 10, `received ${got} packets in ${elapsedS.toFixed(1)} s`);
+  } finally {
+    await Promise.all(stormIds.map((peerId) => manager.handle({ roomId, peerId }, 'leave', {}).catch(() => undefined)));
+    await Promise.all(peers.map((p) => p.leave()));
   }
-  // Two workers x at most 5 transports, 2 of them already used by lecturer + listener.
-  assert.ok(admitted >= 4 && admitted <= 8, `admitted ${admitted}`);
-  assert.equal(admitted + refused.length, 20);
-
-  const stats = room.stats();
-  assert.equal(stats.routers.length, 2, 'the storm spilled onto the second worker');
-  assert.equal(new Set(stats.routers.map((r) => r.workerPid)).size, 2);
-  for (const slot of manager.pool.workers) {
-    assert.ok(slot.load.transports <= Math.floor(CEILING / PER_TRANSPORT) + 1, `worker ${slot.index}: ${slot.load.transports} transports`);
-  }
-
-  // The listener kept getting the lecturer's ~50 packets/s throughout: no gap.
-  await new Promise((r) => setTimeout(r, 1000));
-  const elapsedS = (Date.now() - startedAt) / 1000;
-  const got = listening.packets() - receivedBefore;
-  assert.ok(got >= Math.floor(elapsedS * 50) - 10, `received ${got} packets in ${elapsedS.toFixed(1)} s`);
-
-  await Promise.all(results.map((_, i) => manager.handle({ roomId, peerId: `storm-${i}` }, 'leave', {}).catch(() => undefined)));
-  await listener.leave();
-  await lecturer.leave();
 });

@@ -58,53 +58,56 @@ async function cycle(roomId: string, n: number, rtpCapabilities: unknown, lectur
 test('500 join/produce/consume/leave cycles leak no transports, pipes or heap', async (t) => {
   const roomId = 'leaks';
   const lecturer = await RoomTestPeer.join(requester(manager, roomId, 'lecturer', 'lecturer'));
-  const producerId = await lecturer.produceAudio();
-  const rtpCapabilities = lecturer.webrtc.rtpCapabilities;
-  const baseline = workerTotals(manager); // the lecturer's send transport on one router
-  const room = manager.getRoom(roomId)!;
+  try {
+    const producerId = await lecturer.produceAudio();
+    const rtpCapabilities = lecturer.webrtc.rtpCapabilities;
+    const baseline = workerTotals(manager); // the lecturer's send transport on one router
+    const room = manager.getRoom(roomId)!;
 
-  const heapAt = async () => {
-    // Let the last cycle's close requests to the workers answer (a pending channel
-    // request briefly holds what it closes), then end the job: WeakRef targets are
-    // held until it ends.
-    await new Promise((r) => setTimeout(r, 300));
-    gc();
-    gc();
-    return process.memoryUsage().heapUsed;
-  };
-  let routersAdded = 0;
-  let routersRemoved = 0;
-  manager.on('routerAdded', () => (routersAdded += 1));
-  manager.on('routerRemoved', () => (routersRemoved += 1));
-  let warm = 0;
-  for (let n = 0; n < 500; n++) {
-    await cycle(roomId, n, rtpCapabilities, producerId);
-    if (n === 99) warm = await heapAt();
+    const heapAt = async () => {
+      // Let the last cycle's close requests to the workers answer (a pending channel
+      // request briefly holds what it closes), then end the job: WeakRef targets are
+      // held until it ends.
+      await new Promise((r) => setTimeout(r, 300));
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    let routersAdded = 0;
+    let routersRemoved = 0;
+    manager.on('routerAdded', () => (routersAdded += 1));
+    manager.on('routerRemoved', () => (routersRemoved += 1));
+    let warm = 0;
+    for (let n = 0; n < 500; n++) {
+      await cycle(roomId, n, rtpCapabilities, producerId);
+      if (n === 99) warm = await heapAt();
+    }
+    const end = await heapAt();
+
+    assert.equal(routersAdded, 500, 'every cycle opened a second router (and piped to it)');
+    assert.equal(routersRemoved, 500, 'and retired it when the cycle ended');
+    assert.deepEqual(workerTotals(manager), baseline, 'mediasoup holds only the lecturer again');
+    const stats = room.stats();
+    assert.equal(stats.peers, 1);
+    assert.equal(stats.consumers, 0);
+    assert.equal(stats.pipes, 0);
+    assert.equal(stats.producers, 1);
+    assert.deepEqual(stats.routers.map((r) => r.transports), [1]);
+
+    // The precise check: of the ~6 000 mediasoup objects the cycles created, none that
+    // is closed is still reachable (from the SDK's maps, listeners or closures).
+    const live = created.map((r) => r.deref()).filter((o) => o !== undefined);
+    const leaked = live.filter((o) => o.closed);
+    t.diagnostic(`${created.length} mediasoup objects created, ${live.length} still reachable, ${leaked.length} of them closed`);
+    assert.ok(created.length > 5000);
+    assert.equal(leaked.length, 0, 'closed mediasoup objects still reachable');
+    // The coarse check: V8 keeps some slack (Map backing stores, code caches) that
+    // grows sub-linearly (measured ~0.4-0.7 KB per peer, shrinking with cycles); a
+    // leak of whole transports would cost several KB per peer.
+    const growth = end - warm;
+    t.diagnostic(`heap after 100 cycles ${(warm / 1e6).toFixed(2)} MB, after 500 ${(end / 1e6).toFixed(2)} MB`);
+    assert.ok(growth < 4_000_000, `heap grew ${(growth / 1e6).toFixed(2)} MB over 400 cycles (800 peers)`);
+  } finally {
+    await lecturer.leave();
   }
-  const end = await heapAt();
-
-  assert.equal(routersAdded, 500, 'every cycle opened a second router (and piped to it)');
-  assert.equal(routersRemoved, 500, 'and retired it when the cycle ended');
-  assert.deepEqual(workerTotals(manager), baseline, 'mediasoup holds only the lecturer again');
-  const stats = room.stats();
-  assert.equal(stats.peers, 1);
-  assert.equal(stats.consumers, 0);
-  assert.equal(stats.pipes, 0);
-  assert.equal(stats.producers, 1);
-  assert.deepEqual(stats.routers.map((r) => r.transports), [1]);
-
-  // The precise check: of the ~6 000 mediasoup objects the cycles created, none that
-  // is closed is still reachable (from the SDK's maps, listeners or closures).
-  const live = created.map((r) => r.deref()).filter((o) => o !== undefined);
-  const leaked = live.filter((o) => o.closed);
-  t.diagnostic(`${created.length} mediasoup objects created, ${live.length} still reachable, ${leaked.length} of them closed`);
-  assert.ok(created.length > 5000);
-  assert.equal(leaked.length, 0, 'closed mediasoup objects still reachable');
-  // The coarse check: V8 keeps some slack (Map backing stores, code caches) that
-  // grows sub-linearly (measured ~0.4-0.7 KB per peer, shrinking with cycles); a
-  // leak of whole transports would cost several KB per peer.
-  const growth = end - warm;
-  t.diagnostic(`heap after 100 cycles ${(warm / 1e6).toFixed(2)} MB, after 500 ${(end / 1e6).toFixed(2)} MB`);
-  assert.ok(growth < 4_000_000, `heap grew ${(growth / 1e6).toFixed(2)} MB over 400 cycles (800 peers)`);
-  await lecturer.leave();
 });

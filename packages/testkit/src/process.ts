@@ -10,8 +10,19 @@ export interface OwnedProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
+/**
+ * Children still running. A test that fails before its cleanup must not leave an
+ * FFmpeg or redis-server behind, so they are killed when this process exits.
+ */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export function startProcess(command: string, args: string[], options: SpawnOptions = {}): OwnedProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   let err = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     err = (err + chunk.toString()).slice(-16_384);
