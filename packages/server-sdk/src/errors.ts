@@ -23,6 +23,10 @@ export const ErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** The room or manager was closed while the request ran. */
   CLOSED: 'CLOSED',
+  /** A service Lectern depends on (STT engine, transcript store, LLM) is unreachable or failing; retryable. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** The host's configuration is refused (e.g. a transcription tap asked to listen beyond 127.0.0.1). */
+  INVALID_CONFIG: 'INVALID_CONFIG',
   /** A bug or an unexpected mediasoup failure; details are logged, not sent. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -449,6 +449,22 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
   }
 
+  /** Producers in the room, as peers see them. */
+  producerInfos(): ProducerInfo[] {
+    return [...this.producers.values()].map((e) => producerInfo(e));
+  }
+
+  /**
+   * The mediasoup producer behind an id and the router it lives on, for server-side
+   * consumers such as the transcription tap. `undefined` once the producer is gone.
+   * @internal
+   */
+  producerMedia(producerId: string): { producer: types.Producer; router: types.Router; info: ProducerInfo } | undefined {
+    const entry = this.producers.get(producerId);
+    if (!entry || entry.producer.closed) return undefined;
+    return { producer: entry.producer, router: entry.shard.router, info: producerInfo(entry) };
+  }
+
   // ---------------------------------------------------------------- internals
 
   private async addShard(slot: PoolWorker): Promise<RouterShard> {

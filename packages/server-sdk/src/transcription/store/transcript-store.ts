@@ -1,0 +1,51 @@
+import type { LectureSummary } from '../summary/summarizer.js';
+
+/** One transcript segment placed on the lecture's timeline. */
+export interface TranscriptEntry {
+  /** The batch this segment came from; a retried batch replaces its own entries. */
+  batchId: string;
+  /** Position of the segment within its batch (0-based). */
+  index: number;
+  /** Seconds from the start of the lecture (absolute, comparable across batches). */
+  start: number;
+  end: number;
+  text: string;
+  /** Word timings (absolute seconds), when the engine produced them. */
+  words?: { start: number; end: number; word: string; probability: number }[];
+}
+
+/** Bookkeeping the pipeline keeps next to a lecture's transcript. */
+export interface LectureRecord {
+  lectureId: string;
+  roomId: string;
+  /** ISO time the transcription started. */
+  startedAt: string;
+  /** ISO time the lecture ended (transcription stopped); absent while live. */
+  endedAt?: string;
+  language?: string;
+}
+
+/**
+ * Where transcripts and summaries live. Writes are idempotent per batch
+ * (`putBatch` with the same `batchId` replaces that batch's entries, never
+ * duplicates), so a retried batch is safe. Reads return entries ordered by `start`.
+ */
+export interface TranscriptStore {
+  /** A short name for logs, e.g. `redis` or `memory`. */
+  readonly name: string;
+  /** Creates or updates the lecture's record (merging fields). */
+  putLecture(record: LectureRecord): Promise<void>;
+  getLecture(lectureId: string): Promise<LectureRecord | undefined>;
+  /** Stores one batch's entries, replacing any earlier write of the same batch. */
+  putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[]): Promise<void>;
+  /** Entries ordered by `start` (ties by batch then index); optionally only those starting in [from, to). */
+  getTranscript(lectureId: string, range?: { from?: number; to?: number }): Promise<TranscriptEntry[]>;
+  /** Ids of batches stored for the lecture. */
+  getBatchIds(lectureId: string): Promise<string[]>;
+  putSummary(lectureId: string, summary: LectureSummary): Promise<void>;
+  getSummary(lectureId: string): Promise<LectureSummary | undefined>;
+  /** Removes everything stored for the lecture. */
+  deleteLecture(lectureId: string): Promise<void>;
+  /** Releases connections the store opened (not ones the host passed in). Idempotent. */
+  close(): Promise<void>;
+}
