@@ -36,3 +36,31 @@ export { WorkerLoad, DEFAULT_LOAD_MODEL, type LoadModel } from './workers/worker
 export { LecternMetrics, type MetricsOptions } from './metrics/metrics.js';
 export { DEFAULT_MEDIA_CODECS } from './media/codecs.js';
 export { SUPPORTED_MEDIASOUP_RANGE, isSupportedMediasoupVersion } from './media/mediasoup-version.js';
+
+// Transcription: tap → segments → batches → STT → store → summary.
+export {
+  TranscriptionService,
+  type TranscriptionServiceOptions,
+  type TranscriptionServiceEvents,
+  type StartTranscriptionOptions,
+  type LectureTranscription,
+} from './transcription/pipeline/transcription-service.js';
+export {
+  LecturePipeline,
+  lecturerAudio,
+  type LecturePipelineEvents,
+  type PipelineStage,
+  type ProducerSelector,
+} from './transcription/pipeline/lecture-pipeline.js';
+export { toTimeline } from './transcription/pipeline/stt-stage.js';
+export type { AudioSegment, TapRunEndReason } from './transcription/tap/audio-tap.js';
+export type { BatchManifest, BatchPart, TransferFormat } from './transcription/batch/manifest.js';
+export type { TranscriptStore, TranscriptEntry, LectureRecord } from './transcription/store/transcript-store.js';
+export { MemoryTranscriptStore } from './transcription/store/memory-store.js';
+export {
+  RedisTranscriptStore,
+  DEFAULT_TRANSCRIPT_TTL_SECONDS,
+  type RedisTranscriptStoreOptions,
+} from './transcription/store/redis-store.js';
+export type { Summarizer, LectureSummary, SummarizeInput } from './transcription/summary/summarizer.js';
+export { OfflineSummarizer, type OfflineSummarizerOptions } from './transcription/summary/offline-summarizer.js';

@@ -24,6 +24,10 @@ export interface Transcription {
   segments: TranscriptSegment[];
   /** All segment texts joined. */
   text: string;
+  /** The engine's confidence in `language` (0..1), when it reports one. */
+  languageProbability?: number;
+  /** Wall time the engine spent decoding and transcribing, in seconds, when it reports it. */
+  processingSeconds?: number;
 }
 
 export interface TranscribeOptions {

@@ -9,3 +9,10 @@ export type {
   TranscriptWord,
   TranscribeOptions,
 } from './engine.js';
+export { SttError, isSttError, type SttErrorCode, type SttErrorDetails } from './errors.js';
+export {
+  WhisperApiClient,
+  WHISPER_API_CLIENT_DEFAULTS,
+  type WhisperApiClientOptions,
+  type WhisperApiRetryEvent,
+} from './whisper-api-client.js';

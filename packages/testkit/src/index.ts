@@ -4,7 +4,7 @@
  */
 export { freeTcpPort, bindUdp } from './ports.js';
 export { startProcess, type OwnedProcess } from './process.js';
-export { startRedis, ping as pingRedis, type TestRedis } from './redis.js';
+export { startRedis, ping as pingRedis, type TestRedis, type StartRedisOptions } from './redis.js';
 export { sendOpusRtp, opusRtpParameters, type OpusRtpOptions } from './ffmpeg.js';
 export { speak, audioDuration } from './speech.js';
 export {
@@ -16,3 +16,5 @@ export {
 } from './webrtc-peer.js';
 export { RoomTestPeer, type RequestFn, type JoinReply } from './room-peer.js';
 export { requester, waitFor, workerTotals, type RequestHandler, type WorkerPoolView } from './room-helpers.js';
+export { startWhisperApi, type StartWhisperApiOptions, type TestWhisperApi } from './whisper-api.js';
+export { LECTURE_TEXT, LECTURE_PARAGRAPHS, normalizeWords, wordErrorRate } from './lecture.js';

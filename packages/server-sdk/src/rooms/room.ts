@@ -128,6 +128,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.peers.has(peerId);
   }
 
+  /** A joined peer as other peers see it. */
+  peerInfo(peerId: string): PeerInfo | undefined {
+    return this.peers.get(peerId)?.info;
+  }
+
   get routerRtpCapabilities(): types.RtpCapabilities {
     const shard = this.shards[0];
     if (!shard) throw new LecternError(ErrorCode.OVERLOADED, 'room has no router (its workers are restarting)');

@@ -1,4 +1,4 @@
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 import { ErrorCode, LecternError } from '../errors.js';
 
 /** How a long-running FFmpeg ended. */
@@ -15,6 +15,16 @@ export interface FfmpegExit {
 
 const TAIL = 4096;
 
+const LONG_RUNNING = {
+  reject: false,
+  stdin: 'ignore',
+  stdout: 'ignore',
+  stderr: 'pipe',
+  buffer: false,
+  killSignal: 'SIGINT',
+  cleanup: true,
+} as const satisfies Options;
+
 /**
  * One long-running FFmpeg process (execa): stderr kept as a bounded tail, stop
  * by SIGINT so FFmpeg finalises its output (the last WAV gets its header), then
@@ -23,22 +33,13 @@ const TAIL = 4096;
  */
 export class FfmpegProcess {
   readonly exited: Promise<FfmpegExit>;
-  private readonly child: ResultPromise<{ reject: false }>;
+  private readonly child: ResultPromise<typeof LONG_RUNNING>;
   private tail = '';
   private stopRequested = false;
   private done = false;
 
   constructor(ffmpegPath: string, args: string[], stopTimeoutMs = 5000) {
-    this.child = execa(ffmpegPath, args, {
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-      buffer: false,
-      killSignal: 'SIGINT',
-      forceKillAfterDelay: stopTimeoutMs,
-      cleanup: true,
-    });
+    this.child = execa(ffmpegPath, args, { ...LONG_RUNNING, forceKillAfterDelay: stopTimeoutMs });
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.tail = (this.tail + chunk.toString()).slice(-TAIL);
     });

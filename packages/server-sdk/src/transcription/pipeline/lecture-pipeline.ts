@@ -1,0 +1,324 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { SttEngine } from '@lectern/stt-adapter';
+import type { types } from 'mediasoup';
+import { ErrorCode, LecternError } from '../../errors.js';
+import type { Room } from '../../rooms/room.js';
+import type { PeerRole, ProducerInfo } from '../../rooms/types.js';
+import { TypedEmitter } from '../../util/typed-emitter.js';
+import { Batcher, type BatcherSettings, type ReadyBatch } from '../batch/batcher.js';
+import { DeletionQueue } from '../batch/deletion-queue.js';
+import { readManifest, readSegmentSidecar } from '../batch/manifest.js';
+import type { TranscriptEntry, TranscriptStore } from '../store/transcript-store.js';
+import { OfflineSummarizer } from '../summary/offline-summarizer.js';
+import type { LectureSummary, Summarizer } from '../summary/summarizer.js';
+import { AudioTap, type AudioSegment, type AudioTapSettings } from '../tap/audio-tap.js';
+import { readWav } from '../tap/wav.js';
+import { writeFileAtomic } from '../util.js';
+import { SttStage, type SttStageSettings } from './stt-stage.js';
+
+/** Which stage a pipeline error comes from. */
+export type PipelineStage = 'tap' | 'batch' | 'stt' | 'store' | 'summary' | 'cleanup';
+
+/** Events of one lecture's pipeline (the service re-emits them with `roomId`). */
+export interface LecturePipelineEvents {
+  segmentWritten: { lectureId: string; streamKey: string; producerId: string; offset: number; duration: number; partial: boolean };
+  batchReady: { lectureId: string; batchId: string; streamKey: string; offset: number; duration: number; segments: number };
+  batchTranscribed: { lectureId: string; batchId: string; streamKey: string; sttSeconds: number; audioSeconds: number; segments: number; attempt: number };
+  transcriptUpdated: { lectureId: string; batchId: string; entries: TranscriptEntry[] };
+  summaryReady: { lectureId: string; summary: LectureSummary };
+  pipelineError: { lectureId: string; stage: PipelineStage; error: LecternError; willRetry: boolean };
+  tapRestarted: { lectureId: string; streamKey: string; producerId: string };
+  listenerError: { event: string; error: unknown };
+}
+
+/** Picks the producers a lecture transcribes. Default: every audio producer of a lecturer. */
+export type ProducerSelector = (producer: ProducerInfo, role: PeerRole | undefined) => boolean;
+
+export const lecturerAudio: ProducerSelector = (producer, role) => producer.kind === 'audio' && role === 'lecturer';
+
+export interface PipelineSettings {
+  tap: AudioTapSettings;
+  batch: BatcherSettings;
+  stt: SttStageSettings;
+  /** How long `stop()` waits for outstanding batches before summarising what is stored. */
+  finalizeTimeoutMs: number;
+}
+
+interface LectureFile {
+  version: 1;
+  lectureId: string;
+  roomId: string;
+  startedAtMs: number;
+  language?: string;
+}
+
+const LECTURE_FILE = 'lecture.json';
+
+export interface PipelineDeps {
+  engine: SttEngine;
+  store: TranscriptStore;
+  summarizer: Summarizer;
+  settings: PipelineSettings;
+}
+
+/**
+ * One lecture's transcription: taps → batcher → STT stage → store, then a
+ * summary at the end. Owns its working directory `<workDir>/<lectureId>`:
+ * `segments/` (WAV + metadata until batched), `batches/` (until stored),
+ * `failed/` (batches the engine rejected). A directory left by a crash is
+ * resumed by {@link LecturePipeline.recover}.
+ */
+export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
+  private readonly taps = new Map<string, AudioTap>();
+  private readonly deletion: DeletionQueue;
+  private readonly batcher: Batcher;
+  private readonly stt: SttStage;
+  private readonly adds = new Set<Promise<void>>();
+  private readonly detachRoom: (() => void)[] = [];
+  private stopping: Promise<LectureSummary> | undefined;
+
+  private constructor(
+    readonly lectureId: string,
+    readonly roomId: string,
+    readonly startedAtMs: number,
+    readonly dir: string,
+    private readonly language: string | undefined,
+    private readonly deps: PipelineDeps,
+  ) {
+    super();
+    this.deletion = new DeletionQueue((p, error) =>
+      this.error('cleanup', new LecternError(ErrorCode.INTERNAL, `could not delete ${p}: ${String(error)}`), false),
+    );
+    this.batcher = new Batcher(lectureId, path.join(dir, 'batches'), this.deletion, deps.settings.batch);
+    const sttSettings = { ...deps.settings.stt, transcribe: { ...deps.settings.stt.transcribe, ...(language ? { language } : {}) } };
+    this.stt = new SttStage(lectureId, deps.engine, deps.store, this.deletion, path.join(dir, 'failed'), sttSettings);
+    this.batcher.on('batchReady', (batch) => this.onBatch(batch));
+    this.batcher.on('error', ({ error }) => this.error('batch', error, false));
+    this.stt.on('batchTranscribed', (e) => this.safeEmit('batchTranscribed', { lectureId, ...e }));
+    this.stt.on('transcriptUpdated', (e) => this.safeEmit('transcriptUpdated', { lectureId, ...e }));
+    this.stt.on('error', (e) => this.error(e.stage, e.error, e.willRetry));
+  }
+
+  /** Creates the working directory and the lecture's record. */
+  static async create(
+    options: { lectureId: string; roomId: string; workDir: string; language?: string | undefined },
+    deps: PipelineDeps,
+  ): Promise<LecturePipeline> {
+    const dir = path.join(options.workDir, options.lectureId);
+    const existing = await readLectureFile(dir);
+    const startedAtMs = existing?.startedAtMs ?? Date.now();
+    await fs.mkdir(path.join(dir, 'segments'), { recursive: true });
+    await fs.mkdir(path.join(dir, 'batches'), { recursive: true });
+    const file: LectureFile = { version: 1, lectureId: options.lectureId, roomId: options.roomId, startedAtMs, ...(options.language ? { language: options.language } : {}) };
+    await writeFileAtomic(path.join(dir, LECTURE_FILE), JSON.stringify(file));
+    await deps.store.putLecture({
+      lectureId: options.lectureId,
+      roomId: options.roomId,
+      startedAt: new Date(startedAtMs).toISOString(),
+      ...(options.language ? { language: options.language } : {}),
+    });
+    const pipeline = new LecturePipeline(options.lectureId, options.roomId, startedAtMs, dir, options.language, deps);
+    if (existing) await pipeline.resumeLeftovers();
+    return pipeline;
+  }
+
+  /**
+   * Picks up a lecture directory left by a previous process: its batches are
+   * transcribed and stored, its segments batched. Returns undefined for a
+   * directory that is not a lecture.
+   */
+  static async recover(dir: string, deps: PipelineDeps): Promise<LecturePipeline | undefined> {
+    const file = await readLectureFile(dir);
+    if (!file) return undefined;
+    return LecturePipeline.create(
+      { lectureId: file.lectureId, roomId: file.roomId, workDir: path.dirname(dir), language: file.language },
+      deps,
+    );
+  }
+
+  /** Batches waiting for (or in) STT, plus segments not yet batched. */
+  get backlog(): { segments: number; batches: number } {
+    return { segments: this.batcher.pendingSegments, batches: this.stt.pending + this.batcher.building };
+  }
+
+  /** Seconds between the live edge of the lecture and the end of the stored transcript. */
+  get lagSeconds(): number {
+    return Math.max(0, (Date.now() - this.startedAtMs) / 1000 - this.stt.transcribedUntil);
+  }
+
+  /** Taps the selected producers of a room, now and as they appear; taps end with their producers. */
+  attach(room: Room, select: ProducerSelector): void {
+    const consider = (info: ProducerInfo) => {
+      if (this.stopping || this.taps.has(info.producerId)) return;
+      if (!select(info, room.peerInfo(info.peerId)?.role)) return;
+      const media = room.producerMedia(info.producerId);
+      if (media) this.startTap(media.router, media.producer, `${info.peerId}:${info.source}`);
+    };
+    const onClose = () => void this.stop();
+    room.on('newProducer', consider);
+    room.on('close', onClose);
+    this.detachRoom.push(() => room.off('newProducer', consider), () => room.off('close', onClose));
+    for (const info of room.producerInfos()) consider(info);
+  }
+
+  /** Producers being tapped right now. */
+  get tappedProducers(): { producerId: string; streamKey: string; ffmpegPid: number | undefined; restarts: number }[] {
+    return [...this.taps.values()].map((t) => ({ producerId: t.producerId, streamKey: t.streamKey, ffmpegPid: t.ffmpegPid, restarts: t.restartCount }));
+  }
+
+  /**
+   * Ends the lecture: taps stop (their last WAVs are finalised), the partial
+   * batch is flushed, every batch is transcribed and stored, then the summary
+   * is made and stored. Idempotent; resolves with the summary.
+   */
+  stop(): Promise<LectureSummary> {
+    this.stopping ??= this.finish();
+    return this.stopping;
+  }
+
+  private startTap(router: types.Router, producer: types.Producer, streamKey: string): void {
+    const tap = new AudioTap(router, producer, streamKey, path.join(this.dir, 'segments'), this.startedAtMs, this.deps.settings.tap);
+    this.taps.set(producer.id, tap);
+    tap.on('segment', (segment) => this.onSegment(segment));
+    tap.on('runEnded', (e) => {
+      if (e.reason === 'crashed' || e.reason === 'input-idle') {
+        this.safeEmit('tapRestarted', { lectureId: this.lectureId, streamKey, producerId: producer.id });
+        if (e.reason === 'crashed') {
+          this.error('tap', new LecternError(ErrorCode.INTERNAL, `FFmpeg for ${streamKey} exited unexpectedly (${e.exit?.signal ?? e.exit?.code ?? e.error ?? 'unknown'}); restarting`), true);
+        }
+      }
+    });
+    tap.on('failed', ({ error }) => this.error('tap', error, false));
+    producer.observer.once('close', () => {
+      // The tap finishes its last segment by itself; forget it once it has.
+      void tap.stop().then(() => {
+        if (this.taps.get(producer.id) === tap) this.taps.delete(producer.id);
+      });
+    });
+    tap.start();
+  }
+
+  private onSegment(segment: AudioSegment): void {
+    this.safeEmit('segmentWritten', {
+      lectureId: this.lectureId,
+      streamKey: segment.streamKey,
+      producerId: segment.producerId,
+      offset: segment.offset,
+      duration: segment.duration,
+      partial: segment.partial,
+    });
+    const add = this.batcher.add(segment).catch((error: unknown) =>
+      this.error('batch', new LecternError(ErrorCode.INTERNAL, `could not keep segment ${segment.path}: ${String(error)}`), false),
+    );
+    this.adds.add(add);
+    void add.finally(() => this.adds.delete(add));
+  }
+
+  private onBatch(batch: ReadyBatch): void {
+    const m = batch.manifest;
+    this.safeEmit('batchReady', { lectureId: this.lectureId, batchId: m.batchId, streamKey: m.streamKey, offset: m.offset, duration: m.duration, segments: m.parts.length });
+    this.stt.submit(batch);
+  }
+
+  private error(stage: PipelineStage, error: LecternError, willRetry: boolean): void {
+    this.safeEmit('pipelineError', { lectureId: this.lectureId, stage, error, willRetry });
+  }
+
+  private async finish(): Promise<LectureSummary> {
+    for (const detach of this.detachRoom.splice(0)) detach();
+    await Promise.all([...this.taps.values()].map((t) => t.stop()));
+    this.taps.clear();
+    while (this.adds.size > 0) await Promise.all([...this.adds]);
+    await this.batcher.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.stt.idle().then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.deps.settings.finalizeTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.error(
+        'stt',
+        new LecternError(ErrorCode.TIMEOUT, `${this.stt.pending} batch(es) still untranscribed after ${this.deps.settings.finalizeTimeoutMs} ms; they stay on disk for recovery`),
+        true,
+      );
+    }
+    await this.stt.stop();
+    const summary = await this.summarize();
+    await this.deletion.drain();
+    if (!timedOut) await this.removeWorkDirIfDone();
+    return summary;
+  }
+
+  private async summarize(): Promise<LectureSummary> {
+    const store = this.deps.store;
+    await store.putLecture({ lectureId: this.lectureId, roomId: this.roomId, startedAt: new Date(this.startedAtMs).toISOString(), endedAt: new Date().toISOString() });
+    const entries = await store.getTranscript(this.lectureId);
+    const input = { lectureId: this.lectureId, entries, ...(this.language ? { language: this.language } : {}) };
+    let summary: LectureSummary;
+    try {
+      summary = await this.deps.summarizer.summarize(input);
+    } catch (error) {
+      // An unreachable LLM must not leave the lecture without a summary.
+      this.error('summary', error instanceof LecternError ? error : new LecternError(ErrorCode.UNAVAILABLE, String(error)), false);
+      summary = await new OfflineSummarizer().summarize(input);
+    }
+    await store.putSummary(this.lectureId, summary);
+    this.safeEmit('summaryReady', { lectureId: this.lectureId, summary });
+    return summary;
+  }
+
+  /** Requeues what a previous process left: complete batches, then unbatched segments. */
+  private async resumeLeftovers(): Promise<void> {
+    const batchesDir = path.join(this.dir, 'batches');
+    for (const name of (await fs.readdir(batchesDir)).sort()) {
+      const dir = path.join(batchesDir, name);
+      const manifest = name.startsWith('.') ? undefined : await readManifest(dir);
+      if (manifest) this.stt.submit({ dir, manifest });
+      else await fs.rm(dir, { recursive: true, force: true }); // a build that never finished: its segments are still there
+    }
+    const segmentsDir = path.join(this.dir, 'segments');
+    for (const name of (await fs.readdir(segmentsDir)).sort()) {
+      const file = path.join(segmentsDir, name);
+      if (name.endsWith('.wav')) {
+        const known = await readSegmentSidecar(file);
+        const segment = known ?? (await this.orphanSegment(file));
+        if (segment) this.onSegment(segment);
+        else await fs.rm(file, { force: true });
+      } else if (!name.endsWith('.wav.json')) {
+        await fs.rm(file, { force: true }); // SDP and list files of dead runs
+      }
+    }
+  }
+
+  /** A WAV the dead process was still writing: repaired, and placed by its modification time. */
+  private async orphanSegment(file: string): Promise<AudioSegment | undefined> {
+    const wav = await readWav(file, { repair: true }).catch(() => undefined);
+    if (!wav || wav.duration < 0.05) return undefined;
+    const { mtimeMs } = await fs.stat(file);
+    const offset = Math.max(0, (mtimeMs - this.startedAtMs) / 1000 - wav.duration);
+    return { streamKey: 'recovered', producerId: 'recovered', path: file, offset, duration: wav.duration, partial: true };
+  }
+
+  private async removeWorkDirIfDone(): Promise<void> {
+    const failed = await fs.readdir(path.join(this.dir, 'failed')).catch(() => []);
+    const batches = await fs.readdir(path.join(this.dir, 'batches')).catch(() => []);
+    const segments = await fs.readdir(path.join(this.dir, 'segments')).catch(() => []);
+    if (failed.length === 0 && batches.length === 0 && segments.length === 0) {
+      await fs.rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function readLectureFile(dir: string): Promise<LectureFile | undefined> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(path.join(dir, LECTURE_FILE), 'utf8')) as Partial<LectureFile>;
+    if (parsed.version !== 1 || typeof parsed.lectureId !== 'string' || typeof parsed.roomId !== 'string' || typeof parsed.startedAtMs !== 'number') {
+      return undefined;
+    }
+    return parsed as LectureFile;
+  } catch {
+    return undefined;
+  }
+}

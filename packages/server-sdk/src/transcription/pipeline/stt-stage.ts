@@ -1,0 +1,206 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { SttEngine, TranscribeOptions, Transcription } from '@lectern/stt-adapter';
+import { ErrorCode, LecternError } from '../../errors.js';
+import { TypedEmitter } from '../../util/typed-emitter.js';
+import type { DeletionQueue } from '../batch/deletion-queue.js';
+import type { BatchManifest } from '../batch/manifest.js';
+import type { ReadyBatch } from '../batch/batcher.js';
+import type { TranscriptEntry, TranscriptStore } from '../store/transcript-store.js';
+import { backoffDelay, sleep, Wakeup } from '../util.js';
+
+export interface SttStageSettings {
+  /** Backoff between attempts at a batch that failed (STT or store). Defaults 1 s → 60 s. */
+  retryMinDelayMs: number;
+  retryMaxDelayMs: number;
+  /** A batch the engine rejects as bad input this many times is moved to `failed/`. Default 3. */
+  maxRejections: number;
+  transcribe: Omit<TranscribeOptions, 'signal'>;
+}
+
+export const DEFAULT_STT_STAGE_SETTINGS: SttStageSettings = {
+  retryMinDelayMs: 1000,
+  retryMaxDelayMs: 60_000,
+  maxRejections: 3,
+  transcribe: {},
+};
+
+export interface SttStageEvents {
+  batchTranscribed: { batchId: string; streamKey: string; sttSeconds: number; audioSeconds: number; segments: number; attempt: number };
+  transcriptUpdated: { batchId: string; entries: TranscriptEntry[] };
+  /** A batch failed; `willRetry` says whether it stays queued. */
+  error: { batchId: string; stage: 'stt' | 'store'; error: LecternError; willRetry: boolean };
+  listenerError: { event: string; error: unknown };
+}
+
+/**
+ * Sends ready batches to the STT engine one at a time (the engine's client
+ * limits concurrency across rooms), places the result on the lecture timeline,
+ * stores it, and only then deletes the batch. A batch that cannot be
+ * transcribed or stored now stays on disk and is retried with backoff; nothing
+ * is dropped. A result already obtained is not re-transcribed when only the
+ * store failed.
+ */
+export class SttStage extends TypedEmitter<SttStageEvents> {
+  private readonly queue: ReadyBatch[] = [];
+  private readonly wake = new Wakeup();
+  private readonly idleWake = new Wakeup();
+  private readonly stopController = new AbortController();
+  private busy = false;
+  private readonly loop: Promise<void>;
+  private lastTranscribedEnd = 0;
+
+  constructor(
+    private readonly lectureId: string,
+    private readonly engine: SttEngine,
+    private readonly store: TranscriptStore,
+    private readonly deletion: DeletionQueue,
+    private readonly failedDir: string,
+    private readonly settings: SttStageSettings = DEFAULT_STT_STAGE_SETTINGS,
+  ) {
+    super();
+    this.loop = this.run();
+  }
+
+  /** Batches waiting or being processed. */
+  get pending(): number {
+    return this.queue.length + (this.busy ? 1 : 0);
+  }
+
+  /** Lecture time (s) up to which the transcript is stored. */
+  get transcribedUntil(): number {
+    return this.lastTranscribedEnd;
+  }
+
+  submit(batch: ReadyBatch): void {
+    if (this.stopController.signal.aborted) return;
+    this.queue.push(batch);
+    this.queue.sort((a, b) => a.manifest.offset - b.manifest.offset);
+    this.wake.notify();
+  }
+
+  /** Resolves when every submitted batch is stored (or moved to `failed/`). */
+  async idle(): Promise<void> {
+    while (this.pending > 0 && !this.stopController.signal.aborted) await this.idleWake.wait();
+  }
+
+  /** Stops after the current attempt; unfinished batches stay on disk for recovery. */
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    this.wake.notify();
+    this.idleWake.notify();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopController.signal;
+    while (!signal.aborted) {
+      const batch = this.queue.shift();
+      if (!batch) {
+        this.idleWake.notify();
+        await this.wake.wait();
+        continue;
+      }
+      this.busy = true;
+      try {
+        await this.process(batch, signal);
+      } finally {
+        this.busy = false;
+      }
+    }
+    this.idleWake.notify();
+  }
+
+  private async process(batch: ReadyBatch, signal: AbortSignal): Promise<void> {
+    const { manifest, dir } = batch;
+    let result: Transcription | undefined;
+    let entries: TranscriptEntry[] | undefined;
+    let rejections = 0;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      let stage: 'stt' | 'store' = 'stt';
+      try {
+        if (!result) {
+          const t0 = performance.now();
+          result = await this.engine.transcribe(path.join(dir, manifest.file), { ...this.settings.transcribe, signal });
+          entries = toTimeline(result, manifest);
+          this.safeEmit('batchTranscribed', {
+            batchId: manifest.batchId,
+            streamKey: manifest.streamKey,
+            sttSeconds: (performance.now() - t0) / 1000,
+            audioSeconds: manifest.duration,
+            segments: entries.length,
+            attempt,
+          });
+        }
+        stage = 'store';
+        await this.store.putBatch(this.lectureId, manifest.batchId, entries ?? []);
+        const end = manifest.offset + manifest.duration;
+        this.lastTranscribedEnd = Math.max(this.lastTranscribedEnd, end);
+        this.safeEmit('transcriptUpdated', { batchId: manifest.batchId, entries: entries ?? [] });
+        this.deletion.enqueue(dir);
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        const rejected = stage === 'stt' && isRejection(error);
+        if (rejected) rejections += 1;
+        const giveUp = rejections >= this.settings.maxRejections;
+        this.safeEmit('error', { batchId: manifest.batchId, stage, error: asLecternError(error, stage), willRetry: !giveUp });
+        if (giveUp) {
+          // Kept, not deleted: an operator can inspect or resubmit it.
+          await fs.mkdir(this.failedDir, { recursive: true });
+          await fs.rename(dir, path.join(this.failedDir, manifest.batchId)).catch(() => undefined);
+          return;
+        }
+        await sleep(backoffDelay(attempt, this.settings.retryMinDelayMs, this.settings.retryMaxDelayMs), signal);
+      }
+    }
+  }
+}
+
+/** The engine said the input itself is bad (retrying the same bytes will not help). */
+function isRejection(error: unknown): boolean {
+  const e = error as { retryable?: unknown; code?: unknown };
+  return e.retryable === false && e.code !== 'ABORTED';
+}
+
+function asLecternError(error: unknown, stage: 'stt' | 'store'): LecternError {
+  if (error instanceof LecternError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new LecternError(ErrorCode.UNAVAILABLE, `${stage === 'stt' ? 'speech-to-text' : 'transcript store'} failed: ${message}`, undefined, { cause: error });
+}
+
+/**
+ * Places an engine result on the lecture timeline. Batch audio is the parts
+ * back to back; a time inside part *k* maps to that part's lecture offset, so
+ * gaps between parts (a pause, a restart) are restored.
+ */
+export function toTimeline(result: Transcription, manifest: BatchManifest): TranscriptEntry[] {
+  const parts = manifest.parts;
+  const map = (t: number): number => {
+    let part = parts[0];
+    for (const p of parts) {
+      if (p.batchStart <= t + 1e-6) part = p;
+      else break;
+    }
+    if (!part) return manifest.offset + t;
+    const within = Math.min(Math.max(0, t - part.batchStart), part.duration);
+    return round(part.offset + within);
+  };
+  const entries: TranscriptEntry[] = [];
+  for (const segment of result.segments) {
+    const text = segment.text.trim();
+    if (!text) continue;
+    const start = map(segment.start);
+    const entry: TranscriptEntry = { batchId: manifest.batchId, index: entries.length, start, end: Math.max(start, map(segment.end)), text };
+    if (segment.words?.length) {
+      entry.words = segment.words.map((w) => {
+        const ws = map(w.start);
+        return { start: ws, end: Math.max(ws, map(w.end)), word: w.word, probability: w.probability };
+      });
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,0 +1,291 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { SttEngine } from '@lectern/stt-adapter';
+import { ErrorCode, LecternError, notFound } from '../../errors.js';
+import type { RoomManager } from '../../rooms/room-manager.js';
+import { TypedEmitter } from '../../util/typed-emitter.js';
+import { DEFAULT_BATCHER_SETTINGS, type BatcherSettings } from '../batch/batcher.js';
+import type { TransferFormat } from '../batch/manifest.js';
+import { MemoryTranscriptStore } from '../store/memory-store.js';
+import type { TranscriptStore } from '../store/transcript-store.js';
+import { OfflineSummarizer } from '../summary/offline-summarizer.js';
+import type { LectureSummary, Summarizer } from '../summary/summarizer.js';
+import { DEFAULT_TAP_SETTINGS, validateTapSettings, type AudioTapSettings } from '../tap/audio-tap.js';
+import {
+  lecturerAudio,
+  LecturePipeline,
+  type LecturePipelineEvents,
+  type PipelineSettings,
+  type ProducerSelector,
+} from './lecture-pipeline.js';
+import { DEFAULT_STT_STAGE_SETTINGS, type SttStageSettings } from './stt-stage.js';
+
+export interface TranscriptionServiceOptions {
+  /** The speech-to-text engine, e.g. `new WhisperApiClient({ baseUrl })`. */
+  engine: SttEngine;
+  /** Where transcripts and summaries go. Default: in memory (lost on exit; use `RedisTranscriptStore` in production). */
+  store?: TranscriptStore;
+  /** Default: {@link OfflineSummarizer} (extractive, no network). */
+  summarizer?: Summarizer;
+  /** Working directory for segments and batches. Default `<tmp>/lectern-transcription`. */
+  workDir?: string;
+  /** Seconds per WAV segment (bounds what a crash can lose). Default 30. */
+  segmentSeconds?: number;
+  /** Segments per STT batch. Default 10 (5 minutes with 30 s segments). */
+  segmentsPerBatch?: number;
+  /** Audio format sent to the engine. Default `mp3`. */
+  transferFormat?: TransferFormat;
+  /** MP3 bitrate. Default `48k`. */
+  mp3Bitrate?: string;
+  /** FFmpeg binary. Default `ffmpeg`. */
+  ffmpegPath?: string;
+  /** The tap's PlainTransport listen IP: only `127.0.0.1` is accepted (anything else is refused). */
+  tapListenIp?: string;
+  /** FFmpeg restart backoff after a crash. */
+  tapRestart?: Partial<AudioTapSettings['restart']>;
+  /** Retry backoff for batches the engine or the store failed. */
+  sttRetry?: Partial<Pick<SttStageSettings, 'retryMinDelayMs' | 'retryMaxDelayMs' | 'maxRejections'>>;
+  /** Engine options for every batch (language, beam size, VAD, word timestamps). */
+  transcribe?: SttStageSettings['transcribe'];
+  /** How long stopping a lecture waits for outstanding batches. Default 10 minutes. */
+  finalizeTimeoutMs?: number;
+}
+
+export interface StartTranscriptionOptions {
+  /** Id the transcript is stored under. Default `<roomId>-<start time>`. Reusing an id continues that lecture. */
+  lectureId?: string;
+  /** Which producers to transcribe. Default: every lecturer audio producer. */
+  select?: ProducerSelector;
+  /** ISO 639-1 language of the lecture; omitted = the engine detects it. */
+  language?: string;
+}
+
+/** A running lecture transcription. */
+export interface LectureTranscription {
+  lectureId: string;
+  roomId: string;
+  startedAt: Date;
+}
+
+/** Service events: each pipeline event plus the room it belongs to. */
+export type TranscriptionServiceEvents = {
+  [K in Exclude<keyof LecturePipelineEvents, 'listenerError'>]: LecturePipelineEvents[K] & { roomId: string };
+} & {
+  transcriptionStarted: { lectureId: string; roomId: string };
+  transcriptionStopped: { lectureId: string; roomId: string; summary: LectureSummary };
+  listenerError: { event: string; error: unknown };
+};
+
+const FORWARDED = [
+  'segmentWritten',
+  'batchReady',
+  'batchTranscribed',
+  'transcriptUpdated',
+  'summaryReady',
+  'pipelineError',
+  'tapRestarted',
+] as const;
+
+/**
+ * Live transcription of lectures over a {@link RoomManager}: taps the lecturer's
+ * audio, cuts it into segments, batches them, transcribes the batches with the
+ * STT engine, stores the transcript, and summarises the lecture at its end.
+ *
+ * ```ts
+ * const transcription = new TranscriptionService(manager, {
+ *   engine: new WhisperApiClient({ baseUrl: 'http://127.0.0.1:8765' }),
+ *   store: new RedisTranscriptStore({ url: 'redis://127.0.0.1:6379' }),
+ * });
+ * await transcription.recover();                      // finish lectures a crash interrupted
+ * await transcription.startTranscription(roomId);     // e.g. when the lecturer presses "record"
+ * transcription.on('transcriptUpdated', ({ roomId, entries }) => ...);
+ * const summary = await transcription.stopTranscription(roomId);   // or when the room closes
+ * ```
+ */
+export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvents> {
+  private readonly lectures = new Map<string, LecturePipeline>();
+  private readonly starting = new Map<string, Promise<LectureTranscription>>();
+  private readonly finishing = new Set<Promise<unknown>>();
+  readonly store: TranscriptStore;
+  readonly workDir: string;
+  private readonly ownsStore: boolean;
+  private readonly settings: PipelineSettings;
+  private readonly summarizer: Summarizer;
+  private closed = false;
+
+  constructor(
+    private readonly manager: RoomManager,
+    private readonly options: TranscriptionServiceOptions,
+  ) {
+    super();
+    this.ownsStore = !options.store;
+    this.store = options.store ?? new MemoryTranscriptStore();
+    this.summarizer = options.summarizer ?? new OfflineSummarizer();
+    this.workDir = path.resolve(options.workDir ?? path.join(os.tmpdir(), 'lectern-transcription'));
+    const ffmpegPath = options.ffmpegPath ?? 'ffmpeg';
+    const tap: AudioTapSettings = {
+      ...DEFAULT_TAP_SETTINGS,
+      ffmpegPath,
+      segmentSeconds: options.segmentSeconds ?? DEFAULT_TAP_SETTINGS.segmentSeconds,
+      listenIp: options.tapListenIp ?? DEFAULT_TAP_SETTINGS.listenIp,
+      restart: { ...DEFAULT_TAP_SETTINGS.restart, ...options.tapRestart },
+    };
+    validateTapSettings(tap); // a config that would expose the tap fails here, at construction
+    const batch: BatcherSettings = {
+      ...DEFAULT_BATCHER_SETTINGS,
+      ffmpegPath,
+      segmentsPerBatch: options.segmentsPerBatch ?? DEFAULT_BATCHER_SETTINGS.segmentsPerBatch,
+      transferFormat: options.transferFormat ?? DEFAULT_BATCHER_SETTINGS.transferFormat,
+      mp3Bitrate: options.mp3Bitrate ?? DEFAULT_BATCHER_SETTINGS.mp3Bitrate,
+    };
+    if (!['mp3', 'wav', 'flac'].includes(batch.transferFormat)) {
+      throw new LecternError(ErrorCode.INVALID_CONFIG, `transferFormat must be mp3, wav or flac (got ${String(batch.transferFormat)})`);
+    }
+    this.settings = {
+      tap,
+      batch,
+      stt: { ...DEFAULT_STT_STAGE_SETTINGS, ...options.sttRetry, transcribe: options.transcribe ?? {} },
+      finalizeTimeoutMs: options.finalizeTimeoutMs ?? 10 * 60_000,
+    };
+    manager.on('roomClosed', this.onRoomClosed);
+  }
+
+  /** Room ids with a running transcription. */
+  get activeRooms(): string[] {
+    return [...this.lectures.keys()];
+  }
+
+  /** The running pipeline of a room (backlog, lag, tapped producers), if any. */
+  pipeline(roomId: string): LecturePipeline | undefined {
+    return this.lectures.get(roomId);
+  }
+
+  /**
+   * Starts transcribing a room's lecture: its selected audio producers are
+   * tapped now and whenever they appear (a lecturer re-joining is followed).
+   * Rejects with NOT_FOUND for an unknown room, INVALID_STATE if one is running.
+   */
+  async startTranscription(roomId: string, options: StartTranscriptionOptions = {}): Promise<LectureTranscription> {
+    this.assertOpen();
+    if (this.lectures.has(roomId) || this.starting.has(roomId)) {
+      throw new LecternError(ErrorCode.INVALID_STATE, `room ${roomId} is already being transcribed`);
+    }
+    const room = this.manager.getRoom(roomId);
+    if (!room) throw notFound('room', roomId);
+    const lectureId = options.lectureId ?? `${roomId}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    validateLectureId(lectureId);
+    const start = (async () => {
+      const pipeline = await LecturePipeline.create(
+        { lectureId, roomId, workDir: this.workDir, language: options.language },
+        this.deps(),
+      );
+      this.forward(pipeline, roomId);
+      if (room.isClosed || this.closed) {
+        await pipeline.stop();
+        throw new LecternError(ErrorCode.CLOSED, `room ${roomId} closed while transcription started`);
+      }
+      this.lectures.set(roomId, pipeline);
+      pipeline.attach(room, options.select ?? lecturerAudio);
+      this.safeEmit('transcriptionStarted', { lectureId, roomId });
+      return { lectureId, roomId, startedAt: new Date(pipeline.startedAtMs) };
+    })();
+    this.starting.set(roomId, start);
+    try {
+      return await start;
+    } finally {
+      this.starting.delete(roomId);
+    }
+  }
+
+  /**
+   * Ends a room's transcription: the last segments are flushed, every batch is
+   * transcribed, and the summary is made and stored. Resolves with the summary.
+   */
+  async stopTranscription(roomId: string): Promise<LectureSummary> {
+    await this.starting.get(roomId)?.catch(() => undefined);
+    const pipeline = this.lectures.get(roomId);
+    if (!pipeline) throw new LecternError(ErrorCode.NOT_FOUND, `room ${roomId} has no running transcription`);
+    return this.finish(roomId, pipeline);
+  }
+
+  /**
+   * Finishes lectures a previous process left in the working directory: their
+   * batches are transcribed and stored, their segments batched, and a summary
+   * made. Resolves with the lecture ids recovered, once all are done.
+   */
+  async recover(): Promise<string[]> {
+    this.assertOpen();
+    const names = await fs.readdir(this.workDir).catch(() => [] as string[]);
+    const active = new Set([...this.lectures.values()].map((p) => p.lectureId));
+    const recovered: string[] = [];
+    for (const name of names) {
+      const pipeline = await LecturePipeline.recover(path.join(this.workDir, name), this.deps());
+      if (!pipeline || active.has(pipeline.lectureId)) continue;
+      this.forward(pipeline, pipeline.roomId);
+      const done = pipeline.stop().then((summary) => this.safeEmit('transcriptionStopped', { lectureId: pipeline.lectureId, roomId: pipeline.roomId, summary }));
+      this.track(done);
+      await done;
+      recovered.push(pipeline.lectureId);
+    }
+    return recovered;
+  }
+
+  /** Stops every running transcription (each finishes and is summarised), then closes the store if this service created it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.manager.off('roomClosed', this.onRoomClosed);
+    await Promise.allSettled([...this.starting.values()]);
+    await Promise.allSettled([...this.lectures.entries()].map(([roomId, p]) => this.finish(roomId, p)));
+    await Promise.allSettled([...this.finishing]);
+    if (this.ownsStore) await this.store.close();
+  }
+
+  private readonly onRoomClosed = ({ roomId }: { roomId: string }) => {
+    const pipeline = this.lectures.get(roomId);
+    if (pipeline) void this.finish(roomId, pipeline).catch(() => undefined);
+  };
+
+  private finish(roomId: string, pipeline: LecturePipeline): Promise<LectureSummary> {
+    const done = pipeline.stop().then((summary) => {
+      if (this.lectures.get(roomId) === pipeline) {
+        this.lectures.delete(roomId);
+        this.safeEmit('transcriptionStopped', { lectureId: pipeline.lectureId, roomId, summary });
+      }
+      return summary;
+    });
+    this.track(done);
+    return done;
+  }
+
+  private track(promise: Promise<unknown>): void {
+    const settled = promise.catch(() => undefined);
+    this.finishing.add(settled);
+    void settled.finally(() => this.finishing.delete(settled));
+  }
+
+  private deps() {
+    return { engine: this.options.engine, store: this.store, summarizer: this.summarizer, settings: this.settings };
+  }
+
+  private forward(pipeline: LecturePipeline, roomId: string): void {
+    for (const name of FORWARDED) {
+      pipeline.on(name, (event: LecturePipelineEvents[typeof name]) => {
+        (this.safeEmit as (n: string, e: unknown) => void)(name, { ...event, roomId });
+      });
+    }
+    pipeline.on('listenerError', (e) => this.safeEmit('listenerError', e));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LecternError(ErrorCode.CLOSED, 'the transcription service is closed');
+  }
+}
+
+/** Lecture ids name a directory and store keys: bounded, printable, no path tricks. */
+function validateLectureId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(id) || id.includes('..')) {
+    throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid lectureId (1-128 chars of A-Z a-z 0-9 _ . : -, starting with a letter or digit): ${id.slice(0, 64)}`);
+  }
+}

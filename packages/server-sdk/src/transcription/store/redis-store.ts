@@ -1,0 +1,504 @@
+import { createHash } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { ErrorCode, LecternError, truncate } from '../../errors.js';
+import type { LectureSummary } from '../summary/summarizer.js';
+import {
+  MAX_STORE_ID_LENGTH,
+  type MemoryTranscriptStore,
+  compareEntries,
+  compareStrings,
+  isCompleteRecord,
+  storeClosed,
+  validateBatch,
+  validateId,
+  validateRange,
+  validateRecord,
+  validateSummary,
+} from './memory-store.js';
+import type { LectureRecord, TranscriptEntry, TranscriptStore } from './transcript-store.js';
+
+/** Options shared by both ways of giving the store its connection. */
+interface RedisTranscriptStoreCommonOptions {
+  /**
+   * Prepended to every key the store writes, so several deployments (or a test
+   * and a real one) can share one server. Must not contain `{`, `}` or control
+   * characters (the lecture id is the Redis Cluster hash tag). Default `lectern:`.
+   */
+  keyPrefix?: string;
+  /**
+   * Expiry, in seconds, set on every key of a lecture each time the lecture is
+   * written (so all of a lecture's keys expire together, counted from its last
+   * write). `0` = never expire (no `EXPIRE` is issued). Default 30 days (2 592 000).
+   */
+  ttlSeconds?: number;
+  /**
+   * Upper bound, in milliseconds, on each store operation, including waiting for
+   * the connection to be (re-)established. An operation issued while Redis is
+   * unreachable waits for the connection up to this long, then rejects with
+   * `LecternError(UNAVAILABLE)`; if Redis comes back in time it simply succeeds.
+   * For a connection the store owns, this is also the connect timeout and the
+   * ioredis `commandTimeout`. Default 5000.
+   */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * Options of {@link RedisTranscriptStore}: give exactly one of `url` (the store
+ * owns the connection) or `redis` (the host owns it).
+ */
+export type RedisTranscriptStoreOptions = RedisTranscriptStoreCommonOptions &
+  (
+    | {
+        /**
+         * A `redis://` or `rediss://` URL. The store creates the connection lazily
+         * (on first use) and closes it in {@link RedisTranscriptStore.close}. The
+         * connection is configured to fail fast rather than queue: no offline
+         * queue, commands in flight when the connection drops fail at once
+         * (`maxRetriesPerRequest: 0`, no automatic resend) and are retried by the
+         * store itself within `commandTimeoutMs` (every store operation is
+         * idempotent); reconnects forever with exponential backoff capped at 1 s.
+         */
+        url: string;
+        redis?: undefined;
+      }
+    | {
+        /**
+         * An existing ioredis client (standalone). The host owns it: the store never
+         * closes it, never adds listeners that outlive a call, and keeps the
+         * client's own settings (a client `keyPrefix` is applied before the
+         * store's). The store still never sends a command while the client is
+         * not `ready`, so the client's offline queue never holds store writes.
+         */
+        redis: Redis;
+        url?: undefined;
+      }
+  );
+
+/** Default {@link RedisTranscriptStoreCommonOptions.ttlSeconds}: 30 days. */
+export const DEFAULT_TRANSCRIPT_TTL_SECONDS = 30 * 24 * 60 * 60;
+const DEFAULT_KEY_PREFIX = 'lectern:';
+const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+/** Longest wait between two reconnect attempts of an owned connection. */
+const RECONNECT_CAP_MS = 1000;
+const RECORD_FIELDS = ['lectureId', 'roomId', 'startedAt', 'endedAt', 'language'] as const;
+const SUMMARY_FIELD = 'summary';
+/** Reply errors that mean "the server cannot serve right now" (retryable), not "the request is wrong". */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS)\b/;
+
+// KEYS of every write script: [lecture hash, entries zset, entry hash, batches hash];
+// each write refreshes the expiry of all four (ARGV[1] = ttl seconds, 0 = none).
+const TOUCH = `
+local function touch(ttl)
+  if ttl > 0 then
+    for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+`;
+
+/** ARGV: ttl, then field/value pairs to set on the lecture hash. */
+const HSET_SCRIPT = `${TOUCH}
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+touch(tonumber(ARGV[1]))
+return 1
+`;
+
+/**
+ * ARGV: ttl, batchId, JSON array of the batch's member keys, then
+ * (member, score, entry JSON) triples. Removes the batch's previous members and
+ * writes the new ones in one atomic step.
+ */
+const PUT_BATCH_SCRIPT = `${TOUCH}
+local old = redis.call('HGET', KEYS[4], ARGV[2])
+if old then
+  for _, member in ipairs(cjson.decode(old)) do
+    redis.call('ZREM', KEYS[2], member)
+    redis.call('HDEL', KEYS[3], member)
+  end
+end
+for i = 4, #ARGV, 3 do
+  redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+end
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+touch(tonumber(ARGV[1]))
+return 1
+`;
+
+/** KEYS: entries zset, entry hash. ARGV: min, max score. Returns entry JSONs in score order. */
+const GET_TRANSCRIPT_SCRIPT = `
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local out = {}
+for i = 1, #members, 1000 do
+  local chunk = {}
+  for j = i, math.min(i + 999, #members) do chunk[#chunk + 1] = members[j] end
+  local values = redis.call('HMGET', KEYS[2], unpack(chunk))
+  for j = 1, #values do
+    if values[j] then out[#out + 1] = values[j] end
+  end
+end
+return out
+`;
+
+interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+const script = (source: string): LuaScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+const SCRIPTS = {
+  hset: script(HSET_SCRIPT),
+  putBatch: script(PUT_BATCH_SCRIPT),
+  getTranscript: script(GET_TRANSCRIPT_SCRIPT),
+};
+
+/** The Redis keys of one lecture. */
+interface LectureKeys {
+  /** Hash: record fields + `summary` (JSON). */
+  lecture: string;
+  /** Sorted set: member `batchId:index` (index zero-padded), score = start. */
+  entries: string;
+  /** Hash: member → entry JSON. */
+  entry: string;
+  /** Hash: batchId → JSON array of the batch's members. */
+  batches: string;
+}
+
+/**
+ * A {@link TranscriptStore} in Redis (ioredis 5). Per lecture `id`, with the
+ * default prefix:
+ *
+ * - `lectern:lecture:{id}` — hash: `lectureId`, `roomId`, `startedAt`, `endedAt`,
+ *   `language` (the record, merged field by field) and `summary` (JSON);
+ * - `lectern:lecture:{id}:entries` — sorted set, score = `start`, member =
+ *   `batchId:index` with the index zero-padded to 10 digits;
+ * - `lectern:lecture:{id}:entry` — hash, member → entry JSON;
+ * - `lectern:lecture:{id}:batches` — hash, batchId → JSON array of its members.
+ *
+ * `{id}` is a Redis Cluster hash tag, so a lecture's keys share one slot and the
+ * Lua scripts (which name every key they touch) stay cluster-safe. `putBatch`
+ * is one Lua script: it removes the batch's earlier members and writes the new
+ * ones atomically, so a crash or retry can neither duplicate nor half-write a
+ * batch. Every write refreshes the expiry of all of the lecture's keys.
+ * (An id containing `}` still yields one slot per lecture: the tag ends at the
+ * first `}`, which is the same in all four keys.) Equal starts come back ordered
+ * by batchId then index, sorted in JS exactly as {@link MemoryTranscriptStore}
+ * does, not by Redis' byte order of the members.
+ *
+ * Failure model: an operation never waits longer than `commandTimeoutMs`. While
+ * Redis is unreachable it waits for the connection (and retries after a
+ * dropped connection: every operation is idempotent), then rejects with
+ * `LecternError(UNAVAILABLE)` whose `cause` is the last connection error. A
+ * timed-out write may still have been applied (the usual ambiguity); retrying
+ * it is safe. After {@link close}, operations reject with `CLOSED`.
+ */
+export class RedisTranscriptStore implements TranscriptStore {
+  readonly name = 'redis';
+  readonly #client: Redis;
+  readonly #owned: boolean;
+  readonly #prefix: string;
+  readonly #ttlSeconds: number;
+  readonly #timeoutMs: number;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Operations waiting for the connection; `close()` releases them at once. */
+  readonly #waiters = new Set<() => void>();
+  /** Last connection error of an owned client (host clients' errors are the host's). */
+  #lastError: unknown;
+
+  constructor(options: RedisTranscriptStoreOptions) {
+    const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    if (typeof prefix !== 'string' || prefix.length > MAX_STORE_ID_LENGTH || /[{}\p{Cc}\p{Cs}]/u.test(prefix)) {
+      throw config('keyPrefix must be a string of at most 256 characters without braces or control characters');
+    }
+    const ttl = options.ttlSeconds ?? DEFAULT_TRANSCRIPT_TTL_SECONDS;
+    if (!Number.isSafeInteger(ttl) || ttl < 0) throw config('ttlSeconds must be a non-negative integer');
+    const timeout = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    if (!Number.isFinite(timeout) || timeout <= 0) throw config('commandTimeoutMs must be a positive number');
+    this.#prefix = prefix;
+    this.#ttlSeconds = ttl;
+    this.#timeoutMs = timeout;
+
+    if (options.redis !== undefined && options.url !== undefined) throw config('give either url or redis, not both');
+    if (options.redis !== undefined) {
+      if (typeof options.redis !== 'object' || options.redis === null || typeof options.redis.evalsha !== 'function') {
+        throw config('redis must be an ioredis client');
+      }
+      this.#client = options.redis;
+      this.#owned = false;
+    } else if (typeof options.url === 'string' && options.url.length > 0) {
+      const clientOptions: RedisOptions = {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        commandTimeout: timeout,
+        connectTimeout: timeout,
+        retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), RECONNECT_CAP_MS),
+        connectionName: 'lectern-transcripts',
+        // ioredis waits this long for a socket it ends to close; it also waits on an
+        // already-dead socket when closed while reconnecting, delaying process exit.
+        disconnectTimeout: 200,
+      };
+      this.#client = new Redis(options.url, clientOptions);
+      this.#owned = true;
+      this.#client.on('error', (error: unknown) => {
+        this.#lastError = error;
+      });
+      this.#client.on('ready', () => {
+        this.#lastError = undefined;
+      });
+    } else {
+      throw config('RedisTranscriptStore needs a url or a redis client');
+    }
+  }
+
+  async putLecture(record: LectureRecord): Promise<void> {
+    const clean = validateRecord(record);
+    const fields: string[] = [];
+    for (const field of RECORD_FIELDS) {
+      const value = clean[field];
+      if (value !== undefined) fields.push(field, value);
+    }
+    await this.#write('putLecture', clean.lectureId, SCRIPTS.hset, fields);
+  }
+
+  async getLecture(lectureId: string): Promise<LectureRecord | undefined> {
+    const keys = this.#keys(lectureId);
+    const values = await this.#run('getLecture', (c) => c.hmget(keys.lecture, ...RECORD_FIELDS));
+    const record: Partial<LectureRecord> = {};
+    RECORD_FIELDS.forEach((field, i) => {
+      const value = values[i];
+      if (typeof value === 'string') record[field] = value;
+    });
+    return isCompleteRecord(record) ? record : undefined;
+  }
+
+  async putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[]): Promise<void> {
+    validateId('lectureId', lectureId);
+    const clean = validateBatch(batchId, entries);
+    const members = clean.map((entry) => memberKey(batchId, entry.index));
+    const args: string[] = [batchId, JSON.stringify(members)];
+    clean.forEach((entry, i) => args.push(members[i]!, String(entry.start), JSON.stringify(entry)));
+    await this.#write('putBatch', lectureId, SCRIPTS.putBatch, args);
+  }
+
+  async getTranscript(lectureId: string, range?: { from?: number; to?: number }): Promise<TranscriptEntry[]> {
+    const keys = this.#keys(lectureId);
+    const { from, to } = validateRange(range);
+    if (!(from < to)) return [];
+    const min = from === -Infinity ? '-inf' : String(from);
+    const max = to === Infinity ? '+inf' : `(${String(to)}`;
+    const reply = await this.#run('getTranscript', (c) => this.#eval(c, SCRIPTS.getTranscript, [keys.entries, keys.entry], [min, max]));
+    if (!Array.isArray(reply)) throw corrupt('getTranscript', lectureId);
+    // Redis orders equal scores by member bytes; sort again so ties follow the
+    // exact same rule (batchId, then index) as every other store.
+    return reply.map((json) => parseEntry(json, lectureId)).sort(compareEntries);
+  }
+
+  async getBatchIds(lectureId: string): Promise<string[]> {
+    const keys = this.#keys(lectureId);
+    const ids = await this.#run('getBatchIds', (c) => c.hkeys(keys.batches));
+    return ids.sort(compareStrings);
+  }
+
+  async putSummary(lectureId: string, summary: LectureSummary): Promise<void> {
+    validateId('lectureId', lectureId);
+    const clean = validateSummary(summary);
+    await this.#write('putSummary', lectureId, SCRIPTS.hset, [SUMMARY_FIELD, JSON.stringify(clean)]);
+  }
+
+  async getSummary(lectureId: string): Promise<LectureSummary | undefined> {
+    const keys = this.#keys(lectureId);
+    const json = await this.#run('getSummary', (c) => c.hget(keys.lecture, SUMMARY_FIELD));
+    if (json === null) return undefined;
+    try {
+      return validateSummary(JSON.parse(json) as LectureSummary);
+    } catch (error) {
+      throw corrupt('getSummary', lectureId, error);
+    }
+  }
+
+  async deleteLecture(lectureId: string): Promise<void> {
+    const keys = this.#keys(lectureId);
+    await this.#run('deleteLecture', (c) => c.del(keys.lecture, keys.entries, keys.entry, keys.batches));
+  }
+
+  /**
+   * Closes the connection when the store created it (`url`): `QUIT` when
+   * connected, then disconnects and stops reconnecting. A host-owned client is
+   * left untouched. Idempotent; later operations reject with `CLOSED`.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const release of this.#waiters) release();
+    this.#closing ??= (async () => {
+      if (!this.#owned) return;
+      const client = this.#client;
+      if (client.status === 'ready') {
+        try {
+          await withDeadline(client.quit(), Date.now() + this.#timeoutMs, 'close');
+        } catch {
+          // fall through to disconnect()
+        }
+      }
+      // Also stops reconnecting (and clears the reconnect timer) when Redis is down.
+      if (client.status !== 'end') client.disconnect();
+    })();
+    return this.#closing;
+  }
+
+  /** The keys of one lecture (validates the id). */
+  #keys(lectureId: string): LectureKeys {
+    validateId('lectureId', lectureId);
+    const base = `${this.#prefix}lecture:{${lectureId}}`;
+    return { lecture: base, entries: `${base}:entries`, entry: `${base}:entry`, batches: `${base}:batches` };
+  }
+
+  /** Runs one write script over all of the lecture's keys (ARGV[1] = ttl). */
+  async #write(op: string, lectureId: string, lua: LuaScript, args: string[]): Promise<void> {
+    const keys = this.#keys(lectureId);
+    const allKeys = [keys.lecture, keys.entries, keys.entry, keys.batches];
+    await this.#run(op, (c) => this.#eval(c, lua, allKeys, [String(this.#ttlSeconds), ...args]));
+  }
+
+  /** EVALSHA, falling back to EVAL when the server does not know the script (e.g. after a restart). */
+  async #eval(client: Redis, lua: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      return client.eval(lua.source, keys.length, ...keys, ...args);
+    }
+  }
+
+  /**
+   * Runs an (idempotent) operation within the `commandTimeoutMs` deadline: waits
+   * for a ready connection, runs it, and retries after connection failures
+   * until the deadline; maps whatever is left to a {@link LecternError}.
+   */
+  async #run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#timeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw storeClosed(this.name);
+      try {
+        await this.#ready(deadline, op, lastError);
+        return await withDeadline(fn(this.#client), deadline, op);
+      } catch (error) {
+        if (this.#closed) throw storeClosed(this.name);
+        if (error instanceof LecternError) throw error;
+        const pause = Math.min(25 * 2 ** attempt, 250);
+        if (!isRetryable(error) || Date.now() + pause >= deadline) throw this.#toLecternError(error, op);
+        lastError = error;
+        await sleep(pause);
+      }
+    }
+  }
+
+  /** Resolves once the client is ready; rejects with UNAVAILABLE at the deadline. */
+  #ready(deadline: number, op: string, previousError: unknown): Promise<void> {
+    const client = this.#client;
+    if (client.status === 'ready') return Promise.resolve();
+    if (client.status === 'end') {
+      return Promise.reject(unavailable(`redis connection is closed (${op})`, op, previousError ?? this.#lastError));
+    }
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: LecternError) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        this.#waiters.delete(onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onClose = () => done(storeClosed(this.name));
+      const onReady = () => done();
+      const onEnd = () => done(this.#closed ? storeClosed(this.name) : unavailable(`redis connection is closed (${op})`, op, this.#lastError));
+      const timer = setTimeout(
+        () => done(unavailable(`redis is not reachable (${op}: no connection within ${this.#timeoutMs} ms)`, op, previousError ?? this.#lastError)),
+        Math.max(0, deadline - Date.now()),
+      );
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+      this.#waiters.add(onClose);
+    });
+  }
+
+  #toLecternError(error: unknown, op: string): LecternError {
+    if (error instanceof LecternError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    if (isReplyError(error) && !TRANSIENT_REPLY.test(message)) {
+      return new LecternError(ErrorCode.INTERNAL, `redis rejected ${op}: ${truncate(message, 200)}`, { store: this.name, op }, { cause: error });
+    }
+    return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
+  }
+}
+
+/** The sorted-set member (and entry-hash field) of one entry: `batchId:0000000007`. */
+function memberKey(batchId: string, index: number): string {
+  return `${batchId}:${String(index).padStart(10, '0')}`;
+}
+
+function parseEntry(json: unknown, lectureId: string): TranscriptEntry {
+  try {
+    if (typeof json !== 'string') throw new TypeError('entry is not a string');
+    const entry = JSON.parse(json) as TranscriptEntry;
+    const [clean] = validateBatch(entry.batchId, [entry]);
+    if (!clean) throw new TypeError('entry is empty');
+    return clean;
+  } catch (error) {
+    throw corrupt('getTranscript', lectureId, error);
+  }
+}
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+/** Connection-level failures (and a server still loading its data) are worth another try. */
+function isRetryable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (isReplyError(error)) return /^(LOADING|TRYAGAIN)\b/.test(error.message);
+  return true;
+}
+
+function unavailable(message: string, op: string, cause: unknown): LecternError {
+  return new LecternError(ErrorCode.UNAVAILABLE, message, { store: 'redis', op }, cause === undefined ? undefined : { cause });
+}
+
+function config(message: string): LecternError {
+  return new LecternError(ErrorCode.INVALID_CONFIG, message, { store: 'redis' });
+}
+
+function corrupt(op: string, lectureId: string, cause?: unknown): LecternError {
+  return new LecternError(
+    ErrorCode.INTERNAL,
+    `redis holds malformed transcript data for lecture ${truncate(lectureId)}`,
+    { store: 'redis', op },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Settles like `promise`, or rejects with UNAVAILABLE at the deadline (the late result is ignored). */
+function withDeadline<T>(promise: Promise<T>, deadline: number, op: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new LecternError(ErrorCode.UNAVAILABLE, `redis did not answer in time (${op})`, { store: 'redis', op }));
+    }, Math.max(0, deadline - Date.now()));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

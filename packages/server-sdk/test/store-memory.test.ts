@@ -1,0 +1,15 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MemoryTranscriptStore } from '../src/transcription/store/memory-store.js';
+import { batch, transcriptStoreContract } from './store-contract.js';
+
+transcriptStoreContract('MemoryTranscriptStore', { create: async () => new MemoryTranscriptStore() });
+
+test('MemoryTranscriptStore: name is "memory" and stores are independent', async () => {
+  const a = new MemoryTranscriptStore();
+  const b = new MemoryTranscriptStore();
+  assert.equal(a.name, 'memory');
+  await a.putBatch('L', 'b0', batch('b0', [0]));
+  assert.deepEqual(await b.getTranscript('L'), []);
+  await Promise.all([a.close(), b.close()]);
+});

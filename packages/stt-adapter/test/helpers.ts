@@ -1,0 +1,72 @@
+// Shared bits of the stt-adapter tests: temp audio made with flite, a word error rate.
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { speak } from '@lectern/testkit';
+
+/** About 9 s of flite speech. */
+export const LECTURE_SENTENCE =
+  'Good morning everyone. Today we will talk about the structure of the solar system ' +
+  'and the orbits of the planets around the sun.';
+
+/** About 35 s of flite speech: long enough to still be in flight after a few hundred ms. */
+export const LONG_PARAGRAPH =
+  'Welcome back to the course. In the last lecture we looked at the history of astronomy, ' +
+  'from the first observations of the night sky to the telescopes of the modern age. ' +
+  'Today we will move on to the planets themselves. We will start with the inner planets, ' +
+  'which are small and rocky, and then we will look at the giant planets of the outer system, ' +
+  'which are made mostly of gas and ice. At the end of the lecture there will be time for questions, ' +
+  'so please write down anything that is not clear while we go through the material together.';
+
+/** A temporary directory removed by `remove()`. */
+export async function tempDir(prefix = 'lectern-stt-'): Promise<{ dir: string; file(name: string): string; remove(): Promise<void> }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  return {
+    dir,
+    file: (name) => path.join(dir, name),
+    remove: () => fs.rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Speaks `text` into `<dir>/<name>.wav` and returns the path. */
+export async function speech(dir: string, name: string, text: string): Promise<string> {
+  const file = path.join(dir, `${name}.wav`);
+  await speak(text, file);
+  return file;
+}
+
+/** Lower-case words without punctuation. */
+export function words(text: string): string[] {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9' ]+/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
+/** Word error rate of `hypothesis` against `reference` (Levenshtein distance over words / reference length). */
+export function wer(reference: string, hypothesis: string): number {
+  const ref = words(reference);
+  const hyp = words(hypothesis);
+  let previous = Array.from({ length: hyp.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= ref.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= hyp.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (ref[i - 1] === hyp[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+    }
+    previous = current;
+  }
+  return (previous[hyp.length] ?? 0) / Math.max(1, ref.length);
+}
+
+/** Milliseconds `promise` took to settle, and how it settled. */
+export async function timed<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
+  const started = performance.now();
+  try {
+    const value = await promise;
+    return { ms: performance.now() - started, value };
+  } catch (error) {
+    return { ms: performance.now() - started, error };
+  }
+}
