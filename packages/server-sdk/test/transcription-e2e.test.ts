@@ -15,6 +15,7 @@ import {
   requester,
   speak,
   startRedis,
+  freeTcpPort,
   startWhisperApi,
   waitFor,
   wordErrorRate,
@@ -123,6 +124,12 @@ test('a 2-minute lecture: transcript in Redis with WER <= 30 %, increasing offse
     assert.equal(log.batchReady?.length, log.batchTranscribed?.length);
     assert.equal(log.summaryReady?.length, 1);
     assert.deepEqual(log.pipelineError ?? [], []);
+    // The same registry as the manager's serves the pipeline's metrics.
+    const scraped = await manager.metrics.registry.metrics();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(scraped)?.[1] ?? NaN);
+    assert.equal(value('lectern_transcription_segments_written_total'), log.segmentWritten?.length);
+    assert.equal(value('lectern_stt_latency_seconds_count'), log.batchTranscribed?.length);
+    assert.equal(value('lectern_transcription_batches_pending'), 0);
     // No files, no FFmpeg left; the working directory of the lecture is gone.
     assert.deepEqual(await fs.readdir(workDir), []);
     await store.deleteLecture(lectureId);
@@ -193,6 +200,53 @@ test('crash paths: FFmpeg killed, whisper-api down for a while, Redis restarted 
   } finally {
     await peer.leave().catch(() => undefined);
     await service.close();
+    await store.close();
+  }
+});
+
+test('after a restart, batches a dead process left on disk are transcribed and summarised by recover()', { timeout: 300_000 }, async () => {
+  const store = new RedisTranscriptStore({ url: redis.url, keyPrefix: 'recover:' });
+  const workDir = path.join(tmp, 'work-recover');
+  const deadPort = await freeTcpPort(); // nothing listens: the STT engine is down for the whole first run
+  const first = new TranscriptionService(manager, {
+    engine: new WhisperApiClient({ baseUrl: `http://127.0.0.1:${deadPort}`, retries: 0 }),
+    store,
+    workDir,
+    segmentSeconds: 5,
+    segmentsPerBatch: 2,
+    sttRetry: { retryMinDelayMs: 200, retryMaxDelayMs: 500 },
+    finalizeTimeoutMs: 2_000,
+  });
+  const peer = await lecturer('recover');
+  let lectureId = '';
+  try {
+    ({ lectureId } = await first.startTranscription('recover', { language: 'en' }));
+    await peer.produceAudio({ inputFile: shortWav });
+    await new Promise((r) => setTimeout(r, 22_000));
+    await first.stopTranscription('recover'); // gives up waiting after 2 s: the batches stay
+  } finally {
+    await peer.leave().catch(() => undefined);
+    await first.close();
+  }
+  const batchesDir = path.join(workDir, lectureId, 'batches');
+  const left = (await fs.readdir(batchesDir)).sort();
+  assert.ok(left.length >= 2, `batches left on disk: ${left.join(', ')}`);
+  assert.deepEqual(await store.getBatchIds(lectureId), []);
+
+  // "The process restarts": a new service over the same working directory.
+  const second = new TranscriptionService(manager, { engine: new WhisperApiClient({ baseUrl: whisper.url }), store, workDir });
+  try {
+    assert.deepEqual(await second.recover(), [lectureId]);
+    assert.deepEqual((await store.getBatchIds(lectureId)).sort(), left);
+    const entries = await store.getTranscript(lectureId);
+    const text = entries.map((e) => e.text).join(' ').toLowerCase();
+    assert.ok(text.includes('photosynthesis') || text.includes('sunlight'), text);
+    assertTimeline(entries);
+    assert.ok((await store.getSummary(lectureId))?.text);
+    assert.deepEqual(await fs.readdir(workDir), [], 'recovered lecture directory removed');
+    await store.deleteLecture(lectureId);
+  } finally {
+    await second.close();
     await store.close();
   }
 });

@@ -17,6 +17,8 @@ export interface MetricsOptions {
  */
 export class LecternMetrics {
   readonly registry: Registry;
+  /** Prefix of every metric name (other Lectern components register under it too). */
+  readonly prefix: string;
   private manager: RoomManager | undefined;
   private readonly lastCpuSeconds = new Map<number, { pid: number; seconds: number }>();
   private readonly owned: string[] = [];
@@ -27,6 +29,7 @@ export class LecternMetrics {
   constructor(options: MetricsOptions = {}) {
     this.registry = options.registry ?? new Registry();
     const p = options.prefix ?? 'lectern_';
+    this.prefix = p;
     const registers = [this.registry];
     const self = this;
     // Remember what we registered so unbind() can remove it from a shared registry.

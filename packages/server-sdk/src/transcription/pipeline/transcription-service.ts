@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { SttEngine } from '@lectern/stt-adapter';
 import { ErrorCode, LecternError, notFound } from '../../errors.js';
 import type { RoomManager } from '../../rooms/room-manager.js';
+import { TranscriptionMetrics } from '../../metrics/transcription-metrics.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import { DEFAULT_BATCHER_SETTINGS, type BatcherSettings } from '../batch/batcher.js';
 import type { TransferFormat } from '../batch/manifest.js';
@@ -112,6 +113,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
   private readonly ownsStore: boolean;
   private readonly settings: PipelineSettings;
   private readonly summarizer: Summarizer;
+  private readonly metrics: TranscriptionMetrics;
   private closed = false;
 
   constructor(
@@ -149,6 +151,8 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
       finalizeTimeoutMs: options.finalizeTimeoutMs ?? 10 * 60_000,
     };
     manager.on('roomClosed', this.onRoomClosed);
+    // Registered next to the manager's metrics: the host's /metrics shows both.
+    this.metrics = new TranscriptionMetrics(this, manager.metrics.registry, manager.metrics.prefix);
   }
 
   /** Room ids with a running transcription. */
@@ -239,6 +243,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     await Promise.allSettled([...this.starting.values()]);
     await Promise.allSettled([...this.lectures.entries()].map(([roomId, p]) => this.finish(roomId, p)));
     await Promise.allSettled([...this.finishing]);
+    this.metrics.unregister();
     if (this.ownsStore) await this.store.close();
   }
 

@@ -24,6 +24,8 @@ const NO_SPACE_LANGUAGES = new Set(['zh', 'ja', 'th', 'lo', 'km', 'my', 'bo']);
 /** Sentences longer than this (no punctuation from the engine) are cut into pieces of about {@link PIECE_CHARS}. */
 const MAX_SENTENCE_CHARS = 400;
 const PIECE_CHARS = 250;
+/** Characters handed to `Intl.Segmenter` at once (see {@link splitSentences}). */
+const SEGMENT_WINDOW_CHARS = 4 * MAX_SENTENCE_CHARS;
 /** A sentence needs this many distinct content terms to be a key point (unless none has). */
 const MIN_TERMS = 3;
 /** Terms found in more than this share of the sentences are treated as stop words (any language), from {@link DF_CUTOFF_MIN_SENTENCES} sentences up. */
@@ -279,6 +281,10 @@ function dotWithMap(sentence: Sentence | undefined, vector: Map<number, number>)
  * by time, not by sentence, so sentences are found in the joined text; a
  * "sentence" far too long (an engine that emits no punctuation) is cut at word
  * boundaries.
+ *
+ * V8 copies the whole input string into every segment `Intl.Segmenter` yields,
+ * so segmenting a long text in one go is quadratic (a 2-hour transcript is
+ * ~120 000 chars): the text is segmented through a sliding window instead.
  */
 function splitSentences(
   entries: readonly TranscriptEntry[],
@@ -293,25 +299,51 @@ function splitSentences(
     .replace(/\s+/gu, ' ');
   const sentenceSegmenter = new Intl.Segmenter(locale, { granularity: 'sentence' });
   const out: string[] = [];
-  for (const { segment } of sentenceSegmenter.segment(joined)) {
+  const push = (segment: string) => {
     const sentence = segment.trim();
-    if (sentence === '') continue;
-    if (sentence.length <= MAX_SENTENCE_CHARS) {
-      out.push(sentence);
-      continue;
+    if (sentence === '') return;
+    if (sentence.length <= MAX_SENTENCE_CHARS) out.push(sentence);
+    else out.push(...splitLongSentence(sentence, wordSegmenter));
+  };
+  let offset = 0;
+  while (offset < joined.length) {
+    const end = offset + SEGMENT_WINDOW_CHARS;
+    let window = joined.slice(offset, end);
+    if (end >= joined.length) {
+      for (const { segment } of sentenceSegmenter.segment(window)) push(segment);
+      break;
     }
-    let piece = '';
-    for (const { segment: word, isWordLike } of wordSegmenter.segment(sentence)) {
-      if (!isWordLike && piece.length >= PIECE_CHARS) {
-        const trimmed = (piece + word).trim();
-        if (trimmed !== '') out.push(trimmed);
-        piece = '';
-      } else {
-        piece += word;
-      }
+    const segments = [...sentenceSegmenter.segment(window)];
+    const last = segments.at(-1);
+    if (last !== undefined && last.index > 0) {
+      // The window's last sentence may be cut: keep the complete ones, resume at the cut one.
+      for (const { segment } of segments.slice(0, -1)) push(segment);
+      offset += last.index;
+    } else {
+      // No sentence break in the whole window: take it up to its last space (if any) as one long "sentence".
+      const space = window.lastIndexOf(' ');
+      if (space > SEGMENT_WINDOW_CHARS / 2) window = window.slice(0, space + 1);
+      push(window);
+      offset += window.length;
     }
-    if (piece.trim() !== '') out.push(piece.trim());
   }
+  return out;
+}
+
+/** Cuts an over-long sentence into pieces of about {@link PIECE_CHARS}, at word boundaries (preferably at spaces or punctuation). */
+function splitLongSentence(sentence: string, wordSegmenter: Intl.Segmenter): string[] {
+  const out: string[] = [];
+  let piece = '';
+  for (const { segment, isWordLike } of wordSegmenter.segment(sentence)) {
+    if (piece.length >= PIECE_CHARS && (!isWordLike || piece.length >= MAX_SENTENCE_CHARS - segment.length)) {
+      const trimmed = (isWordLike ? piece : piece + segment).trim();
+      if (trimmed !== '') out.push(trimmed);
+      piece = isWordLike ? segment : '';
+    } else {
+      piece += segment;
+    }
+  }
+  if (piece.trim() !== '') out.push(piece.trim());
   return out;
 }
 

@@ -1,0 +1,94 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { TranscriptionService } from '../transcription/pipeline/transcription-service.js';
+
+/**
+ * Prometheus metrics of a {@link TranscriptionService}, registered next to the
+ * RoomManager's (same registry and prefix, so the same `/metrics` shows them).
+ * Counters are fed by the service's events; backlog and lag are read at scrape time.
+ */
+export class TranscriptionMetrics {
+  private readonly names: string[] = [];
+
+  constructor(
+    service: TranscriptionService,
+    private readonly registry: Registry,
+    prefix: string,
+  ) {
+    const registers = [registry];
+    const track = <T extends Counter<string> | Gauge<string> | Histogram<string>>(metric: T): T => {
+      this.names.push((metric as unknown as { name: string }).name);
+      return metric;
+    };
+    const segments = track(new Counter({ name: `${prefix}transcription_segments_written_total`, help: 'WAV segments the taps finished', registers }));
+    const segmentSeconds = track(new Counter({ name: `${prefix}transcription_audio_seconds_total`, help: 'Seconds of lecture audio recorded by the taps', registers }));
+    const batches = track(new Counter({ name: `${prefix}transcription_batches_built_total`, help: 'Batches built (concat + encode)', registers }));
+    const transcribed = track(new Counter({ name: `${prefix}transcription_batches_transcribed_total`, help: 'Batches the STT engine transcribed', registers }));
+    const errors = track(
+      new Counter({ name: `${prefix}transcription_errors_total`, help: 'Pipeline errors by stage (tap, batch, stt, store, summary, cleanup)', labelNames: ['stage'], registers }),
+    );
+    const restarts = track(new Counter({ name: `${prefix}transcription_tap_restarts_total`, help: 'Tap FFmpeg restarts (crashes and idle input)', registers }));
+    const latency = track(
+      new Histogram({
+        name: `${prefix}stt_latency_seconds`,
+        help: 'Time the STT engine took per batch (including client retries)',
+        buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+        registers,
+      }),
+    );
+    const rtf = track(
+      new Histogram({ name: `${prefix}stt_real_time_factor`, help: 'STT seconds per second of batch audio', buckets: [0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers }),
+    );
+    track(
+      new Gauge({
+        name: `${prefix}transcription_lectures`,
+        help: 'Lectures being transcribed',
+        registers,
+        collect() {
+          this.set(service.activeRooms.length);
+        },
+      }),
+    );
+    track(
+      new Gauge({
+        name: `${prefix}transcription_batches_pending`,
+        help: 'Batches built or being built and not yet stored',
+        registers,
+        collect() {
+          this.set(service.activeRooms.reduce((n, roomId) => n + (service.pipeline(roomId)?.backlog.batches ?? 0), 0));
+        },
+      }),
+    );
+    track(
+      new Gauge({
+        name: `${prefix}transcript_lag_seconds`,
+        help: 'Live edge of the lecture minus the end of its stored transcript (bounded below by the batch length)',
+        labelNames: ['room'],
+        registers,
+        collect() {
+          this.reset();
+          for (const roomId of service.activeRooms) {
+            const pipeline = service.pipeline(roomId);
+            if (pipeline) this.set({ room: roomId }, pipeline.lagSeconds);
+          }
+        },
+      }),
+    );
+    service.on('segmentWritten', (e) => {
+      segments.inc();
+      segmentSeconds.inc(e.duration);
+    });
+    service.on('batchReady', () => batches.inc());
+    service.on('batchTranscribed', (e) => {
+      transcribed.inc();
+      latency.observe(e.sttSeconds);
+      if (e.audioSeconds > 0) rtf.observe(e.sttSeconds / e.audioSeconds);
+    });
+    service.on('pipelineError', (e) => errors.inc({ stage: e.stage }));
+    service.on('tapRestarted', () => restarts.inc());
+  }
+
+  /** Removes these metrics from the registry. */
+  unregister(): void {
+    for (const name of this.names) this.registry.removeSingleMetric(name);
+  }
+}
