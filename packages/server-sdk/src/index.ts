@@ -63,4 +63,8 @@ export {
   type RedisTranscriptStoreOptions,
 } from './transcription/store/redis-store.js';
 export type { Summarizer, LectureSummary, SummarizeInput } from './transcription/summary/summarizer.js';
-export { OfflineSummarizer, type OfflineSummarizerOptions } from './transcription/summary/offline-summarizer.js';
+export { OfflineSummarizer, emptySummary, type OfflineSummarizerOptions } from './transcription/summary/offline-summarizer.js';
+export {
+  OpenAICompatibleSummarizer,
+  type OpenAICompatibleSummarizerOptions,
+} from './transcription/summary/openai-summarizer.js';

@@ -82,7 +82,6 @@ export class OpenAICompatibleSummarizer implements Summarizer {
   readonly name: string;
   private readonly client: OpenAI;
   private readonly model: string;
-  private readonly baseUrlForLogs: string;
   private readonly temperature: number;
   private readonly maxChunkChars: number;
   private readonly maxOutputTokens: number;
@@ -127,7 +126,6 @@ export class OpenAICompatibleSummarizer implements Summarizer {
 
     this.model = model;
     this.name = `openai-compatible:${model}`;
-    this.baseUrlForLogs = `${url.origin}${url.pathname}`;
     this.temperature = temperature;
     this.maxChunkChars = maxChunkChars;
     this.maxOutputTokens = maxOutputTokens;
@@ -261,7 +259,8 @@ export class OpenAICompatibleSummarizer implements Summarizer {
       }
     }
     const { content, finishReason } = readCompletion(completion);
-    if (content === undefined || content.trim() === '') {
+    if (content === undefined) throw this.unavailable('the response carries no choices[0].message.content (not a chat completion?)');
+    if (content.trim() === '') {
       throw this.unavailable(`the model returned an empty answer${finishReason ? ` (finish_reason ${finishReason})` : ''}`);
     }
     const parsed = parseSummaryAnswer(content);
@@ -299,15 +298,16 @@ export class OpenAICompatibleSummarizer implements Summarizer {
   private mapError(error: unknown, signal: AbortSignal): unknown {
     if (signal.aborted) return signal.reason ?? error;
     if (error instanceof LecternError) return error;
-    const details: Record<string, unknown> = { generator: this.name, baseUrl: this.baseUrlForLogs };
+    // No URL in messages or details: hosts may forward these errors to clients; the SDK error (the cause) has it for logs.
+    const details: Record<string, unknown> = { generator: this.name };
     const cause = { cause: error };
     if (error instanceof APIConnectionTimeoutError) {
-      return new LecternError(ErrorCode.TIMEOUT, `LLM at ${this.baseUrlForLogs} did not answer within ${this.timeoutMs} ms`, details, cause);
+      return new LecternError(ErrorCode.TIMEOUT, `LLM (${this.name}) did not answer within ${this.timeoutMs} ms`, details, cause);
     }
     if (error instanceof APIUserAbortError) return new LecternError(ErrorCode.UNAVAILABLE, 'LLM request was cancelled', details, cause);
     if (error instanceof APIConnectionError) {
       const reason = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-      return new LecternError(ErrorCode.UNAVAILABLE, `cannot reach LLM at ${this.baseUrlForLogs}${truncate(reason, 160)}`, details, cause);
+      return new LecternError(ErrorCode.UNAVAILABLE, `cannot reach the LLM server (${this.name})${truncate(reason, 160)}`, details, cause);
     }
     if (error instanceof APIError && typeof error.status === 'number') {
       const status = error.status;
@@ -329,7 +329,7 @@ export class OpenAICompatibleSummarizer implements Summarizer {
   }
 
   private unavailable(message: string): LecternError {
-    return new LecternError(ErrorCode.UNAVAILABLE, `LLM at ${this.baseUrlForLogs}: ${message}`, { generator: this.name, baseUrl: this.baseUrlForLogs });
+    return new LecternError(ErrorCode.UNAVAILABLE, `LLM (${this.name}): ${message}`, { generator: this.name });
   }
 }
 
@@ -376,8 +376,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 // ---------------------------------------------------------------------------
 // Chunking and prompts
 
-/** A stretch of the transcript sent in one request. */
-interface Chunk {
+/** A stretch of the transcript sent in one request (see {@link chunkTranscript}). */
+export interface TranscriptChunk {
   start: number;
   end: number;
   /** The entries' text joined with spaces (no header). */
@@ -404,9 +404,9 @@ function formatTime(seconds: number): string {
  * cut at entry boundaries (an entry longer than `maxChars` alone is cut at
  * spaces). Every entry's text lands in exactly one chunk, in order.
  */
-export function chunkTranscript(entries: readonly TranscriptEntry[], maxChars: number): Chunk[] {
-  const chunks: Chunk[] = [];
-  let current: Chunk | undefined;
+export function chunkTranscript(entries: readonly TranscriptEntry[], maxChars: number): TranscriptChunk[] {
+  const chunks: TranscriptChunk[] = [];
+  let current: TranscriptChunk | undefined;
   for (const entry of entries) {
     const text = entry.text.trim().replace(/\s+/gu, ' ');
     if (text === '') continue;
@@ -479,7 +479,7 @@ function answerFormat(summarySentences: string, keyPoints: string): string {
   );
 }
 
-function wholePrompt(chunk: Chunk, language: string | undefined): string {
+function wholePrompt(chunk: TranscriptChunk, language: string | undefined): string {
   return [
     `Summarise this lecture transcript ${formatTimeRange(chunk.start, chunk.end)}.`,
     languageInstruction(language),
@@ -490,7 +490,7 @@ function wholePrompt(chunk: Chunk, language: string | undefined): string {
   ].join('\n');
 }
 
-function chunkPrompt(chunk: Chunk, index: number, count: number, language: string | undefined): string {
+function chunkPrompt(chunk: TranscriptChunk, index: number, count: number, language: string | undefined): string {
   return [
     `This is part ${index + 1} of ${count} of a lecture transcript. Summarise this part only.`,
     languageInstruction(language),

@@ -6,7 +6,7 @@ export interface LectureSummary {
   text: string;
   /** Key points, one sentence each, in lecture order (may be empty). */
   keyPoints: string[];
-  /** Which summarizer made it, e.g. `offline-extractive` or `openai:gpt-4o-mini`. */
+  /** Which summarizer made it, e.g. `offline-extractive` or `openai-compatible:gpt-4o-mini`. */
   generator: string;
   /** ISO time it was made. */
   createdAt: string;
