@@ -35,30 +35,8 @@ export async function speech(dir: string, name: string, text: string): Promise<s
   return file;
 }
 
-/** Lower-case words without punctuation. */
-export function words(text: string): string[] {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9' ]+/g, ' ')
-    .split(/\s+/)
-    .filter(Boolean);
-}
-
-/** Word error rate of `hypothesis` against `reference` (Levenshtein distance over words / reference length). */
-export function wer(reference: string, hypothesis: string): number {
-  const ref = words(reference);
-  const hyp = words(hypothesis);
-  let previous = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= hyp.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (ref[i - 1] === hyp[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = current;
-  }
-  return (previous[hyp.length] ?? 0) / Math.max(1, ref.length);
-}
+/** The testkit's word normalisation and word error rate (one implementation for every test). */
+export { normalizeWords as words, wordErrorRate as wer } from '@lectern/testkit';
 
 /** Milliseconds `promise` took to settle, and how it settled. */
 export async function timed<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
