@@ -18,3 +18,4 @@ export { RoomTestPeer, type RequestFn, type JoinReply } from './room-peer.js';
 export { requester, waitFor, workerTotals, type RequestHandler, type WorkerPoolView } from './room-helpers.js';
 export { startWhisperApi, type StartWhisperApiOptions, type TestWhisperApi } from './whisper-api.js';
 export { LECTURE_TEXT, LECTURE_PARAGRAPHS, normalizeWords, wordErrorRate } from './lecture.js';
+export { launchChromium, testPatternY4m, CHROMIUM_PATH, type LaunchChromiumOptions } from './browser.js';
