@@ -3,6 +3,7 @@
 // the tap, FFmpeg segments, batches, the real whisper-api, a real Redis, and
 // the summary. Then the same with things breaking mid-lecture.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -133,12 +134,21 @@ test('a 2-minute lecture: transcript in Redis with WER <= 30 %, increasing offse
     // No files, no FFmpeg left; the working directory of the lecture is gone.
     assert.deepEqual(await fs.readdir(workDir), []);
     await store.deleteLecture(lectureId);
+    // Nothing left running: no transports on the worker, no FFmpeg child.
+    await peer.leave();
+    await waitFor('transports released', () => manager.pool.workers.every((w) => w.load.transports === 0), 5_000);
+    assert.deepEqual(childFfmpegs(), [], 'no FFmpeg left');
   } finally {
     await peer.leave().catch(() => undefined);
     await service.close();
     await store.close();
   }
 });
+
+function childFfmpegs(): string[] {
+  const out = spawnSync('pgrep', ['-P', String(process.pid), 'ffmpeg'], { encoding: 'utf8' }).stdout.trim();
+  return out ? out.split('\n') : [];
+}
 
 test('crash paths: FFmpeg killed, whisper-api down for a while, Redis restarted — nothing lost', { timeout: 600_000 }, async () => {
   const store = new RedisTranscriptStore({ url: redis.url, keyPrefix: 'crash:' });
@@ -197,6 +207,8 @@ test('crash paths: FFmpeg killed, whisper-api down for a while, Redis restarted 
     assert.deepEqual(await store.getSummary(lectureId), summary);
     assert.deepEqual(await fs.readdir(workDir), [], 'no files left');
     await store.deleteLecture(lectureId);
+    await peer.leave();
+    assert.deepEqual(childFfmpegs(), [], 'no FFmpeg left');
   } finally {
     await peer.leave().catch(() => undefined);
     await service.close();

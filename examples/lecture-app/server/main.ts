@@ -1,0 +1,55 @@
+// The demo: `npm run demo` (after setup) starts whisper-api, Redis when
+// redis-server is installed (the memory store otherwise), and the lecture app,
+// then prints the URL. Open it twice: once as the lecturer, once as a student.
+//
+//   node --conditions=lectern-source --import tsx examples/lecture-app/server/main.ts [--port 3000]
+//   WHISPER_URL=http://... REDIS_URL=redis://... to use running services instead.
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startLectureApp } from './app.js';
+import { startRedisIfAvailable, startWhisperApi, type ChildService } from './services.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const { values } = parseArgs({ options: { port: { type: 'string', default: process.env.PORT ?? '3000' }, host: { type: 'string', default: '127.0.0.1' } } });
+
+const children: ChildService[] = [];
+async function main() {
+  console.log('starting whisper-api (speech-to-text)…');
+  const whisperUrl = process.env.WHISPER_URL ?? (children[children.push(await startWhisperApi(repoRoot)) - 1]!.url);
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    const redis = await startRedisIfAvailable();
+    if (redis) {
+      children.push(redis);
+      redisUrl = redis.url;
+    }
+  }
+  const app = await startLectureApp({
+    port: Number(values.port),
+    host: values.host,
+    whisperUrl,
+    ...(redisUrl ? { redisUrl } : {}),
+    // Short segments so the live transcript appears within a minute in the demo (production: 30 s × 10).
+    transcription: { segmentSeconds: 10, segmentsPerBatch: 2 },
+  });
+  console.log(`\nLectern lecture app: ${app.url}`);
+  console.log(`  lecturer: ${app.url}/?room=demo&role=lecturer&name=Lecturer`);
+  console.log(`  student:  ${app.url}/?room=demo&role=student&name=Student`);
+  console.log(`  metrics:  ${app.url}/metrics`);
+  console.log(`  transcripts in ${redisUrl ? `Redis (${redisUrl})` : 'memory'}; whisper-api at ${whisperUrl}\n  Ctrl+C stops everything.`);
+  const stop = async () => {
+    console.log('\nstopping…');
+    await app.close().catch((e: unknown) => console.error(e));
+    await Promise.allSettled(children.map((c) => c.stop()));
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await Promise.allSettled(children.map((c) => c.stop()));
+  process.exit(1);
+});
