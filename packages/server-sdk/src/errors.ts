@@ -15,6 +15,11 @@ export const ErrorCode = {
   INVALID_STATE: 'INVALID_STATE',
   /** The room has reached its peer limit. */
   ROOM_FULL: 'ROOM_FULL',
+  /**
+   * The peer sent requests of this kind too fast (e.g. more than 20 gesture and
+   * raised-hand requests a second); `details.retryAfterMs` says when to try again.
+   */
+  RATE_LIMITED: 'RATE_LIMITED',
   /** No worker has headroom for more media; try later or elsewhere. */
   OVERLOADED: 'OVERLOADED',
   /** The peer's RTP capabilities cannot receive this producer. */

@@ -20,10 +20,13 @@ export type {
   Notification,
   NotificationMap,
   NotificationName,
+  GestureName,
+  GesturePhase,
+  HandQueueEntry,
 } from './rooms/types.js';
 export { requestMethods, type RequestMethod, type RequestData } from './api/schemas.js';
 export type { ResponseMap, ResponseData } from './api/responses.js';
-export { ErrorCode, LecternError, type LecternErrorJSON } from './errors.js';
+export { ErrorCode, LecternError, toLecternError, type LecternErrorJSON } from './errors.js';
 export {
   WorkerPool,
   type WorkerPoolOptions,

@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import type { MediaSource, PeerInfo, PeerRole, ProducerInfo } from '../rooms/types.js';
+import type { HandQueueEntry, MediaSource, PeerInfo, PeerRole, ProducerInfo } from '../rooms/types.js';
 import type { RequestMethod } from './schemas.js';
 
 /** The JSON each request method answers with. */
@@ -39,6 +39,13 @@ export interface ResponseMap {
   resumeConsumer: Record<string, never>;
   setConsumerPreferredLayers: Record<string, never>;
   leave: Record<string, never>;
+  sendGesture: Record<string, never>;
+  /** The queue after the request, oldest hand first (as with every hand-queue method). */
+  raiseHand: { queue: HandQueueEntry[] };
+  lowerHand: { queue: HandQueueEntry[] };
+  getHandQueue: { queue: HandQueueEntry[] };
+  dismissHand: { queue: HandQueueEntry[] };
+  clearHandQueue: { queue: HandQueueEntry[] };
 }
 
 export type ResponseData<M extends RequestMethod> = ResponseMap[M];

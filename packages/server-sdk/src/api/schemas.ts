@@ -115,6 +115,14 @@ export const dtlsParametersSchema = z.looseObject({
 export const mediaSourceSchema = z.enum(['microphone', 'camera', 'screen', 'screen-audio']);
 export type MediaSource = z.infer<typeof mediaSourceSchema>;
 
+/** The hand gestures a client's recogniser reports (see `sendGesture`). */
+export const gestureNameSchema = z.enum(['raised-hand', 'thumbs-up', 'thumbs-down', 'open-palm']);
+export type GestureName = z.infer<typeof gestureNameSchema>;
+
+/** Where a gesture is in its life: first seen, still held, gone. */
+export const gesturePhaseSchema = z.enum(['start', 'hold', 'end']);
+export type GesturePhase = z.infer<typeof gesturePhaseSchema>;
+
 export const requestSchemas = {
   getRouterRtpCapabilities: z.object({}),
   join: z.object({
@@ -148,6 +156,20 @@ export const requestSchemas = {
     temporalLayer: z.number().int().min(0).max(3).optional(),
   }),
   leave: z.object({}),
+  // Gestures and the raised-hand queue: strict, so unknown keys are refused, not dropped.
+  sendGesture: z
+    .object({
+      gesture: gestureNameSchema,
+      phase: gesturePhaseSchema,
+      /** The recogniser's confidence; finite by zod's default (NaN and Infinity are refused). */
+      confidence: z.number().min(0).max(1),
+    })
+    .strict(),
+  raiseHand: z.object({}).strict(),
+  lowerHand: z.object({}).strict(),
+  getHandQueue: z.object({}).strict(),
+  dismissHand: z.object({ peerId: idSchema }).strict(),
+  clearHandQueue: z.object({}).strict(),
 } as const;
 
 export type RequestMethod = keyof typeof requestSchemas;

@@ -234,6 +234,18 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
           return room.setConsumerPreferredLayers(ctx.peerId, body);
         case 'leave':
           return room.leave(ctx.peerId);
+        case 'sendGesture':
+          return room.sendGesture(ctx.peerId, body);
+        case 'raiseHand':
+          return room.raiseHand(ctx.peerId);
+        case 'lowerHand':
+          return room.lowerHand(ctx.peerId);
+        case 'getHandQueue':
+          return room.getHandQueue(ctx.peerId);
+        case 'dismissHand':
+          return room.dismissHand(ctx.peerId, body);
+        case 'clearHandQueue':
+          return room.clearHandQueue(ctx.peerId);
       }
     });
   }
@@ -256,6 +268,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     room.on('newProducer', (e) => this.safeEmit('newProducer', { ...e, roomId }));
     room.on('producerClosed', (e) => this.safeEmit('producerClosed', { ...e, roomId }));
     room.on('activeSpeaker', (e) => this.safeEmit('activeSpeaker', { ...e, roomId }));
+    room.on('gesture', (e) => this.safeEmit('gesture', { ...e, roomId }));
+    room.on('handQueueChanged', (e) => this.safeEmit('handQueueChanged', { ...e, roomId }));
     room.on('routerLost', (e) => this.safeEmit('routerLost', { ...e, roomId }));
     room.on('routerAdded', (e) => this.safeEmit('routerAdded', { ...e, roomId }));
     room.on('routerRemoved', (e) => this.safeEmit('routerRemoved', { ...e, roomId }));

@@ -7,6 +7,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { withTimeout } from '../util/timeout.js';
 import type { PoolWorker, WorkerPool } from '../workers/worker-pool.js';
 import type {
+  HandQueueEntry,
   LeaveReason,
   MediaSource,
   Notification,
@@ -37,8 +38,15 @@ interface Peer {
   readonly transports: Map<string, types.WebRtcTransport>;
   readonly producers: Map<string, ProducerEntry>;
   readonly consumers: Map<string, types.Consumer>;
+  /** When (performance.now()) its recent gesture/hand requests ran: the rate limit's sliding window. */
+  readonly handRequests: number[];
   closed: boolean;
 }
+
+/** A peer may send at most this many `sendGesture` / `raiseHand` / `lowerHand` requests… */
+const HAND_REQUEST_LIMIT = 20;
+/** …within this many milliseconds (a sliding window). */
+const HAND_REQUEST_WINDOW_MS = 1000;
 
 interface ProducerEntry {
   readonly producer: types.Producer;
@@ -58,6 +66,10 @@ export interface RoomEvents {
   newProducer: ProducerInfo;
   producerClosed: { producerId: string; peerId: string };
   activeSpeaker: { peerId: string; producerId: string };
+  /** A peer's gesture (also sent to the other peers as the `gesture` notification). */
+  gesture: NotificationMap['gesture'];
+  /** The raised-hand queue changed (also sent to every peer as `handQueueChanged`). */
+  handQueueChanged: { queue: HandQueueEntry[] };
   /** A router of the room was lost with its worker. */
   routerLost: { routerId: string; workerPid: number; peerIds: string[] };
   routerAdded: { routerId: string; workerPid: number };
@@ -98,6 +110,10 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Router placement decisions are made one at a time, so a storm cannot over-fill a router. */
   private readonly placement = new SerialQueue();
   private readonly peerQueues = new Map<string, SerialQueue>();
+  /** Raised hands by peer id; a Map keeps insertion order, which is the queue's order. */
+  private readonly handQueue = new Map<string, HandQueueEntry>();
+  /** Set while many peers leave at once, so the queue is announced once at the end. */
+  private handQueueBatch: { changed: boolean } | undefined;
   private lastSpeaker: string | undefined;
   private closed = false;
 
@@ -181,6 +197,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       transports: new Map(),
       producers: new Map(),
       consumers: new Map(),
+      handRequests: [],
       closed: false,
     };
     this.peers.set(peerId, peer);
@@ -424,6 +441,73 @@ export class Room extends TypedEmitter<RoomEvents> {
     return {};
   }
 
+  /**
+   * Relays a gesture to the room's lecturers (the audience of a gesture: relaying
+   * every `hold` to a thousand students would cost more than it tells). A
+   * `raised-hand` that starts also raises the peer's hand (an `end` does not lower
+   * it: the hand waits for the lecturer). The host sees every gesture as an event.
+   */
+  async sendGesture(peerId: string, data: RequestData<'sendGesture'>): Promise<ResponseMap['sendGesture']> {
+    const peer = this.peer(peerId);
+    this.limitHandRequests(peer);
+    const event: NotificationMap['gesture'] = {
+      peerId,
+      gesture: data.gesture,
+      phase: data.phase,
+      confidence: data.confidence,
+    };
+    const lecturers = [...this.peers.values()].filter((p) => p.info.role === 'lecturer' && p.info.peerId !== peerId).map((p) => p.info.peerId);
+    if (lecturers.length > 0) this.notify(lecturers, 'gesture', event);
+    this.safeEmit('gesture', event);
+    if (data.gesture === 'raised-hand' && data.phase === 'start') this.enqueueHand(peer, 'gesture');
+    return {};
+  }
+
+  /** Puts the peer's hand in the queue; raising again while queued keeps its place. */
+  async raiseHand(peerId: string): Promise<ResponseMap['raiseHand']> {
+    const peer = this.peer(peerId);
+    this.limitHandRequests(peer);
+    this.enqueueHand(peer, 'button');
+    return { queue: this.handQueueSnapshot() };
+  }
+
+  /** Takes the peer's own hand out of the queue (nothing changes if it was not raised). */
+  async lowerHand(peerId: string): Promise<ResponseMap['lowerHand']> {
+    const peer = this.peer(peerId);
+    this.limitHandRequests(peer);
+    if (this.handQueue.delete(peerId)) this.handQueueChanged();
+    return { queue: this.handQueueSnapshot() };
+  }
+
+  /** The raised hands, oldest first; any joined peer may ask. */
+  async getHandQueue(peerId: string): Promise<ResponseMap['getHandQueue']> {
+    this.peer(peerId);
+    return { queue: this.handQueueSnapshot() };
+  }
+
+  /** Lecturers only: takes one peer's hand out of the queue (NOT_FOUND if it is not there). */
+  async dismissHand(peerId: string, data: RequestData<'dismissHand'>): Promise<ResponseMap['dismissHand']> {
+    this.assertLecturer(this.peer(peerId), 'dismiss raised hands');
+    if (!this.handQueue.delete(data.peerId)) throw notFound('raised hand of peer', data.peerId);
+    this.handQueueChanged();
+    return { queue: this.handQueueSnapshot() };
+  }
+
+  /** Lecturers only: empties the queue. */
+  async clearHandQueue(peerId: string): Promise<ResponseMap['clearHandQueue']> {
+    this.assertLecturer(this.peer(peerId), 'clear the hand queue');
+    if (this.handQueue.size > 0) {
+      this.handQueue.clear();
+      this.handQueueChanged();
+    }
+    return { queue: [] };
+  }
+
+  /** The raised-hand queue, oldest first (copies: callers may keep or change them). */
+  handQueueSnapshot(): HandQueueEntry[] {
+    return [...this.handQueue.values()].map((entry) => ({ ...entry }));
+  }
+
   // ---------------------------------------------------------------- lifecycle
 
   /** Closes every router (and so everything on them) and tells the peers. Idempotent. */
@@ -434,6 +518,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const peer of this.peers.values()) peer.closed = true;
     this.peers.clear();
     this.peerQueues.clear();
+    this.handQueue.clear();
     for (const shard of this.shards.splice(0)) shard.router.close();
     this.producers.clear();
     this.notify(peerIds, 'roomClosed', { roomId: this.id });
@@ -606,6 +691,57 @@ export class Room extends TypedEmitter<RoomEvents> {
     const event = { peerId: peer.info.peerId, reason };
     this.notify([...this.peers.keys()], 'peerLeft', event);
     this.safeEmit('peerLeft', event);
+    if (this.handQueue.delete(peer.info.peerId)) this.handQueueChanged();
+  }
+
+  private enqueueHand(peer: Peer, source: HandQueueEntry['source']): void {
+    const { peerId, displayName } = peer.info;
+    if (this.handQueue.has(peerId)) return;
+    this.handQueue.set(peerId, {
+      peerId,
+      ...(displayName !== undefined ? { displayName } : {}),
+      raisedAt: new Date().toISOString(),
+      source,
+    });
+    this.handQueueChanged();
+  }
+
+  /** Tells every peer (and the host) the new queue, or only marks it while a batch of leaves runs. */
+  private handQueueChanged(): void {
+    if (this.handQueueBatch) {
+      this.handQueueBatch.changed = true;
+      return;
+    }
+    this.notify([...this.peers.keys()], 'handQueueChanged', { queue: this.handQueueSnapshot() });
+    this.safeEmit('handQueueChanged', { queue: this.handQueueSnapshot() });
+  }
+
+  /**
+   * At most {@link HAND_REQUEST_LIMIT} gesture/hand requests per peer in any
+   * {@link HAND_REQUEST_WINDOW_MS}; refused requests do not count. The window lives
+   * on the peer, so it goes when the peer does.
+   */
+  private limitHandRequests(peer: Peer): void {
+    const now = performance.now();
+    const times = peer.handRequests;
+    let oldest = times[0];
+    while (oldest !== undefined && now - oldest >= HAND_REQUEST_WINDOW_MS) {
+      times.shift();
+      oldest = times[0];
+    }
+    if (oldest !== undefined && times.length >= HAND_REQUEST_LIMIT) {
+      const retryAfterMs = Math.max(1, Math.ceil(HAND_REQUEST_WINDOW_MS - (now - oldest)));
+      throw new LecternError(
+        ErrorCode.RATE_LIMITED,
+        `at most ${HAND_REQUEST_LIMIT} gesture and hand requests per ${HAND_REQUEST_WINDOW_MS} ms; retry in ${retryAfterMs} ms`,
+        { limit: HAND_REQUEST_LIMIT, windowMs: HAND_REQUEST_WINDOW_MS, retryAfterMs },
+      );
+    }
+    times.push(now);
+  }
+
+  private assertLecturer(peer: Peer, what: string): void {
+    if (peer.info.role !== 'lecturer') throw forbidden(`only lecturers may ${what}`);
   }
 
   private onShardLost(shard: RouterShard): void {
@@ -619,10 +755,17 @@ export class Room extends TypedEmitter<RoomEvents> {
       workerPid: shard.slot.worker.pid,
       peerIds: lost.map((p) => p.info.peerId),
     });
-    for (const peer of lost) {
-      this.notify([peer.info.peerId], 'reconnectRequired', { reason: 'worker-died' });
-      this.removePeer(peer, 'worker-died');
+    // Many peers can go at once: the hand queue is announced once, after all of them.
+    const batch = (this.handQueueBatch = { changed: false });
+    try {
+      for (const peer of lost) {
+        this.notify([peer.info.peerId], 'reconnectRequired', { reason: 'worker-died' });
+        this.removePeer(peer, 'worker-died');
+      }
+    } finally {
+      this.handQueueBatch = undefined;
     }
+    if (batch.changed) this.handQueueChanged();
   }
 
   private onDominantSpeaker(producerId: string): void {

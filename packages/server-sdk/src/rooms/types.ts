@@ -1,8 +1,8 @@
 import type { types } from 'mediasoup';
 import type { LecternErrorJSON } from '../errors.js';
-import type { MediaSource } from '../api/schemas.js';
+import type { GestureName, GesturePhase, MediaSource } from '../api/schemas.js';
 
-export type { MediaSource };
+export type { GestureName, GesturePhase, MediaSource };
 
 /** A peer's role, decided by the host (from its own auth), never by the client. */
 export type PeerRole = 'lecturer' | 'student';
@@ -67,6 +67,19 @@ export interface ProducerInfo {
   appData: Record<string, unknown>;
 }
 
+/**
+ * One raised hand in a room's queue. The queue is ordered by `raisedAt` (first
+ * come, first served) and holds at most one entry per peer.
+ */
+export interface HandQueueEntry {
+  peerId: string;
+  displayName?: string;
+  /** When the hand went up (server clock, ISO 8601). Raising again while queued keeps it. */
+  raisedAt: string;
+  /** A recognised `raised-hand` gesture, or the client's raise-hand button. */
+  source: 'gesture' | 'button';
+}
+
 /** Why a peer left. */
 export type LeaveReason = 'left' | 'replaced' | 'worker-died' | 'room-closed';
 
@@ -89,6 +102,10 @@ export interface NotificationMap {
   /** The peer's media is gone (its worker died): rejoin to continue. */
   reconnectRequired: { reason: 'worker-died'; error?: LecternErrorJSON };
   roomClosed: { roomId: string };
+  /** A peer's gesture, sent to the room's lecturers (the host sees every gesture as a room event). */
+  gesture: { peerId: string; gesture: GestureName; phase: GesturePhase; confidence: number };
+  /** The raised-hand queue changed, sent to every peer of the room; oldest hand first. */
+  handQueueChanged: { queue: HandQueueEntry[] };
 }
 export type NotificationName = keyof NotificationMap;
 
