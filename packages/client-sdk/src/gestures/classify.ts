@@ -150,10 +150,10 @@ function isFiniteLandmark(p: Landmark | undefined): p is Landmark {
 }
 
 // Thresholds (degrees of total flexion). A straight finger measures 5-30 (the MCP
-// "bend" includes the finger's splay from the wrist-MCP line); a fist 180-230.
-// A half-bent "claw" finger measures ~90 and is neither extended nor curled. MediaPipe
-// underestimates flexion towards the camera (its z is flat), so real fists measure
-// 120-190 rather than the anatomical 200+.
+// "bend" includes the finger's splay from the wrist-MCP line); a half-bent "claw"
+// finger ~90, which is neither extended nor curled; an anatomical fist 200-230, but
+// MediaPipe underestimates flexion towards the camera (its z is flat), so fists it
+// reports measure 120-190.
 const FINGER_EXTENDED_ZERO = 85;
 const FINGER_EXTENDED_ONE = 45;
 const FINGER_CURLED_ZERO = 90;
@@ -194,8 +194,8 @@ export function analyzeHand(hand: DetectedHand, options: ClassifyOptions = {}): 
     };
   };
 
-  // Thumb: bends at MCP and IP. A straight thumb tucked across the palm is not
-  // "extended": its tip must also be away from the index MCP.
+  // Thumb: the bend from its metacarpal (CMC -> MCP) to the MCP -> tip chord. A straight
+  // thumb lying across the palm is not "extended": its tip must also be away from the index MCP.
   const thumbCurl = chainBendDeg([at(L.THUMB_CMC), at(L.THUMB_MCP), at(L.THUMB_TIP)]);
   const thumbReach = norm(sub(at(L.THUMB_TIP), at(L.INDEX_MCP))) / palmSize;
   const thumb: DigitFeatures = {
@@ -209,6 +209,7 @@ export function analyzeHand(hand: DetectedHand, options: ClassifyOptions = {}): 
   const cross = v1.x * v2.y - v1.y * v2.x;
   // With MediaPipe's (mirrored-image) labels, a 'Right' hand shows its palm when
   // wrist -> index MCP -> pinky MCP turns clockwise on screen (y down): cross > 0.
+  // (MediaPipe's labels on rendered palms agree: see test/gestures/record-fixtures.ts.)
   const palmFacing = ((hand.handedness === 'Right' ? 1 : -1) * cross) / (palmSize * palmSize);
 
   const fingerTips = [L.INDEX_TIP, L.MIDDLE_TIP, L.RING_TIP, L.PINKY_TIP].map((i) => at(i).y);

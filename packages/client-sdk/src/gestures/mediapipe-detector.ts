@@ -106,8 +106,19 @@ export function loadMediaPipeHandsScript(assetBaseUrl: string): Promise<MediaPip
  * `hands_solution_wasm_bin.js` + `.wasm` for old browsers), `hand_landmark_lite.tflite`
  * or `hand_landmark_full.tflite` — `.wasm` as `application/wasm`.
  *
- * Cost (measured on a 2-core CPU, Chromium without GPU): about 3 detections/s lite,
- * 2.7 full, first result ~2.5 s after the first frame (model + WASM start-up).
+ * Cost (bench/gesture-fps.ts, 2-core AMD EPYC, headless Chromium 156 without GPU, 640x480):
+ * lite ~2.6 detections/s while looking for a hand and ~4.3/s while tracking one, full
+ * ~2.2/s; the first result comes ~3.3 s after creation (script, WASM and model loading,
+ * ~0.4 s of it in `initialize()`, then a slow first inference). A hand raise is held for
+ * a second or more, so the recognizer's default of at most 5 detections/s is enough;
+ * budget most of one core for it.
+ *
+ * Loading: by default `hands.js` is fetched with a `<script>` tag from `assetBaseUrl` and
+ * `window.Hands` is used, which needs no bundler support. Alternatively bundle it:
+ * `import { Hands } from '@mediapipe/hands'` and pass `hands: Hands` (esbuild treats the
+ * Closure script as CommonJS, whose top-level `this` is `module.exports`, so the named
+ * import works; verified with esbuild 0.28). Either way the other files above are loaded
+ * from `assetBaseUrl` at run time.
  */
 export class MediaPipeHandsDetector implements GestureDetector {
   readonly #options: Required<Omit<MediaPipeHandsDetectorOptions, 'hands'>> & { hands?: MediaPipeHandsConstructor };

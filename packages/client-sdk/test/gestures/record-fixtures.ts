@@ -7,8 +7,8 @@
 //   node --conditions=lectern-source --import tsx packages/client-sdk/test/gestures/record-fixtures.ts
 //
 // No photo or video of a real hand exists on the build machine, so the image is a
-// rendering (skin-coloured capsules per bone, a palm polygon and a forearm, drawn far
-// to near): the landmarks are MediaPipe's own estimates (its noise, its z, its
+// rendering (render-hand.ts: skin-coloured capsules per bone, a palm polygon and a
+// forearm, drawn far to near): the landmarks are MediaPipe's own estimates (its noise, its z, its
 // handedness and score), but of a drawn hand. Needs Chromium; takes about a minute.
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
@@ -31,59 +31,13 @@ const log = (...a: unknown[]) => console.error(`[record ${new Date().toISOString
 const PAGE_SOURCE = `
 import { MediaPipeHandsDetector } from './packages/client-sdk/src/gestures/index.js';
 import { POSES, poseHand } from './packages/client-sdk/test/gestures/hand-model.js';
+import { renderHand } from './packages/client-sdk/test/gestures/render-hand.js';
 
 const W = 640, H = 480;
 const canvas = document.createElement('canvas');
 canvas.width = W; canvas.height = H;
 document.body.appendChild(canvas);
 const ctx = canvas.getContext('2d');
-
-// Bone radii as fractions of the palm length.
-const BONES = [
-  [1, 2, 0.13], [2, 3, 0.115], [3, 4, 0.105],
-  [5, 6, 0.105], [6, 7, 0.095], [7, 8, 0.085],
-  [9, 10, 0.11], [10, 11, 0.1], [11, 12, 0.09],
-  [13, 14, 0.105], [14, 15, 0.095], [15, 16, 0.085],
-  [17, 18, 0.09], [18, 19, 0.08], [19, 20, 0.075],
-];
-
-function render(hand, palmPx) {
-  const bg = ctx.createLinearGradient(0, 0, W, H);
-  bg.addColorStop(0, '#5d6d80'); bg.addColorStop(1, '#2f3a47');
-  ctx.fillStyle = bg; ctx.fillRect(0, 0, W, H);
-  const p = hand.landmarks.map((l) => ({ x: l.x * W, y: l.y * H, z: l.z * W }));
-  const zs = p.map((q) => q.z);
-  const zMin = Math.min(...zs), zMax = Math.max(...zs);
-  const shade = (z) => {
-    const t = zMax > zMin ? (z - zMin) / (zMax - zMin) : 0.5; // 0 near .. 1 far
-    const k = 1.08 - 0.3 * t;
-    return 'rgb(' + Math.round(224 * k) + ',' + Math.round(172 * k) + ',' + Math.round(138 * k) + ')';
-  };
-  const parts = [];
-  // Forearm: from the wrist away from the fingers.
-  const ax = p[0].x - (p[9].x - p[0].x) * 1.6, ay = p[0].y - (p[9].y - p[0].y) * 1.6;
-  parts.push({ z: zMax + 1, draw: () => capsule({ x: p[0].x, y: p[0].y }, { x: ax, y: ay }, palmPx * 0.3, shade(zMax)) });
-  const palmIdx = [0, 1, 5, 9, 13, 17];
-  const palmZ = palmIdx.reduce((a, i) => a + p[i].z, 0) / palmIdx.length;
-  parts.push({ z: palmZ, draw: () => {
-    ctx.fillStyle = shade(palmZ); ctx.strokeStyle = shade(palmZ); ctx.lineWidth = palmPx * 0.16; ctx.lineJoin = 'round';
-    ctx.beginPath(); for (const i of palmIdx) ctx.lineTo(p[i].x, p[i].y); ctx.closePath(); ctx.fill(); ctx.stroke();
-  } });
-  for (const [a, b, r] of BONES) {
-    const z = (p[a].z + p[b].z) / 2;
-    parts.push({ z, draw: () => capsule(p[a], p[b], palmPx * r, shade(z)) });
-  }
-  parts.sort((u, v) => v.z - u.z);
-  for (const part of parts) part.draw();
-}
-
-function capsule(a, b, r, color) {
-  ctx.lineCap = 'round';
-  ctx.strokeStyle = 'rgba(90,50,35,0.55)'; ctx.lineWidth = 2 * r + 2.5;
-  ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke();
-  ctx.strokeStyle = color; ctx.lineWidth = 2 * r;
-  ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke();
-}
 
 window.record = async ({ pose, placement, frames, frameMs, modelComplexity }) => {
   const detector = new MediaPipeHandsDetector({ assetBaseUrl: '/mediapipe/hands/', modelComplexity });
@@ -97,7 +51,7 @@ window.record = async ({ pose, placement, frames, frameMs, modelComplexity }) =>
         wrist: { x: placement.wrist.x + drift, y: placement.wrist.y + drift / 2 },
         roll: (placement.roll ?? 0) + drift * 200,
       });
-      render(hand, (placement.palmLength ?? 0.18) * H);
+      renderHand(ctx, hand, (placement.palmLength ?? 0.18) * H);
       const hands = await detector.detect(canvas, i * frameMs);
       out.push({ timestampMs: i * frameMs, hands, modelHandedness: hand.handedness });
     }
