@@ -262,3 +262,46 @@ test('after a restart, batches a dead process left on disk are transcribed and s
     await store.close();
   }
 });
+
+test('the lecturer re-joins with a new producer: the tap follows, one stream, one timeline', { timeout: 300_000 }, async () => {
+  const workDir = path.join(tmp, 'work-rejoin');
+  const service = new TranscriptionService(manager, {
+    engine: new WhisperApiClient({ baseUrl: whisper.url }),
+    workDir,
+    segmentSeconds: 3,
+    segmentsPerBatch: 2,
+  });
+  const log = record(service);
+  try {
+    const first = await lecturer('rejoin');
+    const { lectureId } = await service.startTranscription('rejoin', { language: 'en' });
+    await first.produceAudio({ inputFile: shortWav });
+    await new Promise((r) => setTimeout(r, 8_000));
+    const [before] = service.pipeline('rejoin')!.tappedProducers;
+    assert.ok(before);
+    await first.leave(); // the producer closes with the peer
+    await waitFor('the old tap ends with its producer', () => service.pipeline('rejoin')!.tappedProducers.length === 0, 10_000);
+
+    const again = await lecturer('rejoin');
+    await again.produceAudio({ inputFile: shortWav });
+    await waitFor('the new producer is tapped', () => service.pipeline('rejoin')!.tappedProducers.length === 1, 10_000);
+    const [after] = service.pipeline('rejoin')!.tappedProducers;
+    assert.notEqual(after!.producerId, before.producerId);
+    assert.equal(after!.streamKey, before.streamKey, 'same stream: lecturer:microphone');
+    await new Promise((r) => setTimeout(r, 8_000));
+    await service.stopTranscription('rejoin');
+    await again.leave();
+
+    const producers = new Set((log.segmentWritten ?? []).map((s) => s.producerId));
+    assert.equal(producers.size, 2, 'segments from both producers');
+    const entries = await service.store.getTranscript(lectureId);
+    assert.ok(entries.length >= 2, `entries: ${entries.length}`);
+    assertTimeline(entries);
+    const offsets = (log.segmentWritten ?? []).filter((s) => s.producerId === after!.producerId).map((s) => s.offset);
+    assert.ok(Math.min(...offsets) >= 8, `the re-joined producer's audio sits later on the timeline: ${offsets.join(', ')}`);
+    assert.deepEqual(log.pipelineError ?? [], []);
+    assert.deepEqual(await fs.readdir(workDir), []);
+  } finally {
+    await service.close();
+  }
+});
