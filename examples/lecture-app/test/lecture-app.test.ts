@@ -25,8 +25,11 @@ import { startLectureApp, type LectureApp } from '../server/app.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const artifacts = path.join(repoRoot, 'test-output', 'lecture-app');
 const SPOKEN = LECTURE_PARAGRAPHS[0]!;
-/** Recorded landmark frames of a raised right hand (the client SDK's gesture fixtures). */
-const RAISED_HAND = path.join(repoRoot, 'packages', 'client-sdk', 'test', 'gestures', 'fixtures', 'raised-hand-right.json');
+/**
+ * Landmark frames of a raised right hand recorded from MediaPipe Hands (lite) in Chromium, run
+ * on a rendered hand (the client SDK's gesture fixtures: no camera photo of a hand exists here).
+ */
+const RAISED_HAND = path.join(repoRoot, 'packages', 'client-sdk', 'test', 'gestures', 'fixtures', 'recorded', 'raised-hand-right.json');
 
 let tmp: string;
 let whisper: TestWhisperApi;
