@@ -16,6 +16,7 @@ export type {
   RoomOptions,
   StudentMediaPolicy,
   WebRtcTransportSettings,
+  PlainTransportSettings,
   LeaveReason,
   Notification,
   NotificationMap,
@@ -24,7 +25,15 @@ export type {
   GesturePhase,
   HandQueueEntry,
 } from './rooms/types.js';
-export { requestMethods, type RequestMethod, type RequestData } from './api/schemas.js';
+export {
+  requestMethods,
+  hostRequestMethods,
+  type RequestMethod,
+  type ClientRequestMethod,
+  type HostRequestMethod,
+  type PlainSrtpCryptoSuite,
+  type RequestData,
+} from './api/schemas.js';
 export type { ResponseMap, ResponseData } from './api/responses.js';
 export { ErrorCode, LecternError, toLecternError, type LecternErrorJSON } from './errors.js';
 export {

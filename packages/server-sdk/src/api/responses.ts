@@ -19,6 +19,17 @@ export interface ResponseMap {
     dtlsParameters: types.DtlsParameters;
   };
   connectTransport: Record<string, never>;
+  /** The transport's local tuple (where the remote sends), and its SRTP key when SRTP is on. */
+  createPlainTransport: {
+    transportId: string;
+    ip: string;
+    port: number;
+    /** Only when the transport was created with `rtcpMux: false`. */
+    rtcpPort?: number;
+    /** Only when the transport was created with `enableSrtp: true`: the key the remote decrypts with. */
+    srtpParameters?: types.SrtpParameters;
+  };
+  connectPlainTransport: Record<string, never>;
   restartIce: { iceParameters: types.IceParameters };
   produce: { producerId: string };
   closeProducer: Record<string, never>;

@@ -172,6 +172,66 @@ export const requestSchemas = {
   clearHandQueue: z.object({}).strict(),
 } as const;
 
-export type RequestMethod = keyof typeof requestSchemas;
-export type RequestData<M extends RequestMethod> = z.infer<(typeof requestSchemas)[M]>;
-export const requestMethods = Object.keys(requestSchemas) as RequestMethod[];
+/** SRTP crypto suites a plain transport may use (mediasoup 3.13.16 fails AEAD_AES_256_GCM). */
+export const plainSrtpCryptoSuiteSchema = z.enum(['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM']);
+export type PlainSrtpCryptoSuite = z.infer<typeof plainSrtpCryptoSuiteSchema>;
+
+/** An IPv4 or IPv6 literal (no host names, no ports, no zone ids), not the unspecified address. */
+const ipLiteralSchema = z
+  .union([z.ipv4(), z.ipv6()])
+  .refine((ip) => ip !== '0.0.0.0' && !/^[0:]+$/.test(ip), 'must not be the unspecified address');
+const udpPort = z.number().int().min(1).max(65535);
+
+/**
+ * Host-enabled request methods: PlainTransports (raw RTP, optionally SRTP) for
+ * server-side peers the host controls (recorders, SIP/RTMP gateways, load
+ * generators). Refused with FORBIDDEN unless `RoomManagerOptions.plainTransport.enabled`.
+ * They are not part of the client wire protocol ({@link requestMethods}).
+ */
+export const hostRequestSchemas = {
+  createPlainTransport: z
+    .object({
+      /** Learn the remote address from the first packet received (default false). */
+      comedia: z.boolean().optional(),
+      /** RTP and RTCP on one port (default true). */
+      rtcpMux: z.boolean().optional(),
+      /** Default false. */
+      enableSrtp: z.boolean().optional(),
+      /** Default AES_CM_128_HMAC_SHA1_80. */
+      srtpCryptoSuite: plainSrtpCryptoSuiteSchema.optional(),
+      appData: appDataSchema.optional(),
+    })
+    .strict(),
+  connectPlainTransport: z
+    .object({
+      transportId: idSchema,
+      /** Where the transport sends RTP (mediasoup ignores ip/port/rtcpPort on a comedia transport). */
+      ip: z.string().max(45).pipe(ipLiteralSchema),
+      port: udpPort,
+      /** Required when the transport was created with `rtcpMux: false`; refused otherwise. */
+      rtcpPort: udpPort.optional(),
+      /** The remote's SRTP key; required when the transport has SRTP, refused otherwise. */
+      srtpParameters: z
+        .object({
+          cryptoSuite: plainSrtpCryptoSuiteSchema,
+          keyBase64: z.string().regex(/^[A-Za-z0-9+/]{4,128}={0,2}$/, 'must be base64 (at most 130 characters)'),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict(),
+} as const;
+
+/** Every schema the manager dispatches on: the client methods and the host-enabled ones. */
+export const allRequestSchemas = { ...requestSchemas, ...hostRequestSchemas } as const;
+
+/** A method of the client wire protocol (what the client SDK sends). */
+export type ClientRequestMethod = keyof typeof requestSchemas;
+/** A host-enabled method (see {@link hostRequestSchemas}). */
+export type HostRequestMethod = keyof typeof hostRequestSchemas;
+export type RequestMethod = ClientRequestMethod | HostRequestMethod;
+export type RequestData<M extends RequestMethod> = z.infer<(typeof allRequestSchemas)[M]>;
+/** The client wire protocol: the methods any peer may send (the client SDK mirrors this list). */
+export const requestMethods = Object.keys(requestSchemas) as ClientRequestMethod[];
+/** Methods the manager serves only when the host enables them (off by default). */
+export const hostRequestMethods = Object.keys(hostRequestSchemas) as HostRequestMethod[];

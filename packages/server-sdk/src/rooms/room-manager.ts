@@ -2,13 +2,21 @@ import { z } from 'zod';
 import { ErrorCode, LecternError, toLecternError, truncate } from '../errors.js';
 import { DEFAULT_MEDIA_CODECS } from '../media/codecs.js';
 import { isSupportedMediasoupVersion, SUPPORTED_MEDIASOUP_RANGE } from '../media/mediasoup-version.js';
-import { idSchema, requestMethods, requestSchemas, type RequestData, type RequestMethod } from '../api/schemas.js';
+import { allRequestSchemas, idSchema, type RequestData, type RequestMethod } from '../api/schemas.js';
 import type { ResponseData } from '../api/responses.js';
 import { LecternMetrics, type MetricsOptions } from '../metrics/metrics.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
 import { Room, type RoomEvents } from './room.js';
-import type { Notification, PeerContext, PeerLimits, PeerRole, RoomOptions, WebRtcTransportSettings } from './types.js';
+import type {
+  Notification,
+  PeerContext,
+  PeerLimits,
+  PeerRole,
+  PlainTransportSettings,
+  RoomOptions,
+  WebRtcTransportSettings,
+} from './types.js';
 import { version as mediasoupVersion } from 'mediasoup';
 
 export interface RoomManagerOptions {
@@ -17,6 +25,16 @@ export interface RoomManagerOptions {
   /** Defaults for new rooms (each room can override through `PeerContext.roomOptions`). */
   room?: Partial<RoomOptions>;
   webRtcTransport?: Partial<WebRtcTransportSettings>;
+  /**
+   * PlainTransports for server-side peers (recorders, SIP/RTMP gateways, load
+   * generators): `createPlainTransport` / `connectPlainTransport` in the request
+   * API, placed, sharded, piped and counted like WebRTC transports. Off by
+   * default (`enabled: false`: both methods are FORBIDDEN). A plain transport
+   * sends media wherever its peer says, so enable it only for peers the host
+   * controls; never forward these methods from untrusted clients. `listenInfo`
+   * defaults to `{ protocol: 'udp', ip: '127.0.0.1' }`.
+   */
+  plainTransport?: Partial<PlainTransportSettings>;
   limits?: Partial<PeerLimits> & {
     /** Requests whose JSON is larger are refused before parsing further. Default 64 KiB. */
     maxRequestBytes?: number;
@@ -58,6 +76,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   private readonly roomDefaults: RoomOptions;
   private readonly limits: PeerLimits & { maxRequestBytes: number };
   private readonly transport: WebRtcTransportSettings;
+  private readonly plainTransport: PlainTransportSettings;
   private closed = false;
 
   private constructor(
@@ -83,6 +102,10 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       initialAvailableOutgoingBitrate: 1_000_000,
       maxIncomingBitrate: 0,
       ...options.webRtcTransport,
+    };
+    this.plainTransport = {
+      enabled: options.plainTransport?.enabled === true,
+      listenInfo: options.plainTransport?.listenInfo ?? { protocol: 'udp', ip: '127.0.0.1' },
     };
     pool.on('workerDied', (event) => this.safeEmit('workerDied', event));
     pool.on('workerRespawned', (event) => this.safeEmit('workerRespawned', event));
@@ -110,7 +133,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    */
   async handle(context: PeerContext, method: string, data: unknown): Promise<unknown> {
     const started = performance.now();
-    const label = (requestMethods as string[]).includes(method) ? method : 'unknown';
+    const label = typeof method === 'string' && Object.hasOwn(allRequestSchemas, method) ? method : 'unknown';
     try {
       const result = await this.dispatch(context, method, data);
       this.metrics.observeRequest(label, performance.now() - started);
@@ -177,15 +200,19 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   private async dispatch(context: PeerContext, method: string, data: unknown): Promise<unknown> {
     this.assertOpen();
     const ctx = parseContext(context);
-    if (!Object.hasOwn(requestSchemas, method)) {
+    if (!Object.hasOwn(allRequestSchemas, method)) {
       throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${truncate(String(method))}`);
     }
     const m = method as RequestMethod;
+    // Host-enabled methods: refused before anything else is looked at.
+    if ((m === 'createPlainTransport' || m === 'connectPlainTransport') && !this.plainTransport.enabled) {
+      throw new LecternError(ErrorCode.FORBIDDEN, `${m} is not enabled on this server`);
+    }
     const size = jsonSize(data);
     if (size > this.limits.maxRequestBytes) {
       throw new LecternError(ErrorCode.INVALID_REQUEST, `request is ${size} bytes; the limit is ${this.limits.maxRequestBytes}`);
     }
-    const parsed = requestSchemas[m].safeParse(data ?? {});
+    const parsed = allRequestSchemas[m].safeParse(data ?? {});
     if (!parsed.success) {
       throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid ${m} request: ${summarize(parsed.error)}`, {
         issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: issuePath(i), message: truncate(i.message, 200) })),
@@ -214,6 +241,10 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
           return room.createWebRtcTransport(ctx.peerId, body);
         case 'connectTransport':
           return room.connectTransport(ctx.peerId, body);
+        case 'createPlainTransport':
+          return room.createPlainTransport(ctx.peerId, body);
+        case 'connectPlainTransport':
+          return room.connectPlainTransport(ctx.peerId, body);
         case 'restartIce':
           return room.restartIce(ctx.peerId, body);
         case 'produce':
@@ -258,6 +289,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       timeoutMs: this.pool.requestTimeoutMs,
       limits: this.limits,
       transport: this.transport,
+      plainTransport: this.plainTransport,
     });
     if (this.closed) {
       room.close();

@@ -16,6 +16,7 @@ import type {
   PeerInfo,
   PeerLimits,
   PeerRole,
+  PlainTransportSettings,
   ProducerInfo,
   RoomOptions,
   WebRtcTransportSettings,
@@ -35,13 +36,26 @@ interface Peer {
   readonly rtpCapabilities: types.RtpCapabilities;
   /** The router all of this peer's transports live on (chosen at its first transport). */
   shard: RouterShard | undefined;
-  readonly transports: Map<string, types.WebRtcTransport>;
+  readonly transports: Map<string, PeerTransport>;
   readonly producers: Map<string, ProducerEntry>;
   readonly consumers: Map<string, types.Consumer>;
   /** When (performance.now()) its recent gesture/hand requests ran: the rate limit's sliding window. */
   readonly handRequests: number[];
   closed: boolean;
 }
+
+/**
+ * One transport of a peer. WebRTC transports have a direction; plain transports
+ * (host-enabled, for server-side peers) both send and receive.
+ */
+type PeerTransport =
+  | { readonly kind: 'webrtc'; readonly transport: types.WebRtcTransport; readonly direction: 'send' | 'recv' }
+  | {
+      readonly kind: 'plain';
+      readonly transport: types.PlainTransport;
+      /** Tracked here: mediasoup's own "already called" is an untyped error. */
+      connectCalled: boolean;
+    };
 
 /** A peer may send at most this many `sendGesture` / `raiseHand` / `lowerHand` requests… */
 const HAND_REQUEST_LIMIT = 20;
@@ -84,6 +98,7 @@ interface RoomDeps {
   timeoutMs: number;
   limits: PeerLimits;
   transport: WebRtcTransportSettings;
+  plainTransport: PlainTransportSettings;
 }
 
 /** A snapshot of the room's resources, for tests, metrics and admin UIs. */
@@ -223,36 +238,24 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (data.direction === 'send' && !this.mayProduceAnything(peer.info.role)) {
       throw forbidden(`${peer.info.role}s may not send media in this room`);
     }
-    const shard = await this.reserveTransport(peer);
-    let transport: types.WebRtcTransport;
-    try {
-      const { listenInfos, initialAvailableOutgoingBitrate } = this.deps.transport;
-      const webRtcServer = shard.slot.webRtcServer;
-      const appData = { peerId, direction: data.direction };
-      const tcpOnly = data.forceTcp === true;
-      const common = { enableUdp: !tcpOnly, enableTcp: true, preferUdp: !tcpOnly, initialAvailableOutgoingBitrate, appData };
-      const tcpListenInfos = tcpOnly ? listenInfos.filter((l) => l.protocol === 'tcp') : listenInfos;
-      if (!webRtcServer && tcpListenInfos.length === 0) {
-        throw new LecternError(ErrorCode.INVALID_REQUEST, 'forceTcp requested but the server listens on no TCP address');
-      }
-      const options = webRtcServer ? { ...common, webRtcServer } : { ...common, listenInfos: tcpListenInfos };
-      transport = await this.call(shard.router.createWebRtcTransport(options), 'createWebRtcTransport', (t) => t.close());
-    } catch (error) {
-      this.releaseTransport(peer, shard);
-      throw error;
-    } finally {
-      shard.slot.load.pendingTransports -= 1; // from here mediasoup's own count has it (or it failed)
-    }
-    if (peer.closed || this.closed) {
-      transport.close();
-      this.releaseTransport(peer, shard);
-      throw new LecternError(ErrorCode.CLOSED, 'peer left while its transport was being created');
-    }
-    peer.transports.set(transport.id, transport);
-    transport.observer.once('close', () => {
-      peer.transports.delete(transport.id);
-      this.releaseTransport(peer, shard);
-    });
+    const transport = await this.placeTransport(
+      peer,
+      'createWebRtcTransport',
+      async (shard) => {
+        const { listenInfos, initialAvailableOutgoingBitrate } = this.deps.transport;
+        const webRtcServer = shard.slot.webRtcServer;
+        const appData = { peerId, direction: data.direction };
+        const tcpOnly = data.forceTcp === true;
+        const common = { enableUdp: !tcpOnly, enableTcp: true, preferUdp: !tcpOnly, initialAvailableOutgoingBitrate, appData };
+        const tcpListenInfos = tcpOnly ? listenInfos.filter((l) => l.protocol === 'tcp') : listenInfos;
+        if (!webRtcServer && tcpListenInfos.length === 0) {
+          throw new LecternError(ErrorCode.INVALID_REQUEST, 'forceTcp requested but the server listens on no TCP address');
+        }
+        const options = webRtcServer ? { ...common, webRtcServer } : { ...common, listenInfos: tcpListenInfos };
+        return shard.router.createWebRtcTransport(options);
+      },
+      (t) => ({ kind: 'webrtc', transport: t, direction: data.direction }),
+    );
     if (this.deps.transport.maxIncomingBitrate > 0 && data.direction === 'send') {
       await this.call(transport.setMaxIncomingBitrate(this.deps.transport.maxIncomingBitrate), 'setMaxIncomingBitrate').catch(() => undefined);
     }
@@ -264,8 +267,9 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
   }
 
+  /** DTLS: WebRTC transports only (a plain transport's id is INVALID_REQUEST; use `connectPlainTransport`). */
   async connectTransport(peerId: string, data: RequestData<'connectTransport'>): Promise<ResponseMap['connectTransport']> {
-    const transport = this.transport(this.peer(peerId), data.transportId);
+    const transport = this.webRtcTransport(this.peer(peerId), data.transportId, 'connectTransport');
     // dtlsState stays 'new' until the handshake runs, so connect() is tracked itself.
     if (transport.appData.connectCalled === true) throw invalidState(`transport ${transport.id} is already connected`);
     transport.appData.connectCalled = true;
@@ -278,16 +282,90 @@ export class Room extends TypedEmitter<RoomEvents> {
     return {};
   }
 
+  /** WebRTC transports only (a plain transport's id is INVALID_REQUEST). */
   async restartIce(peerId: string, data: RequestData<'restartIce'>): Promise<ResponseMap['restartIce']> {
-    const transport = this.transport(this.peer(peerId), data.transportId);
+    const transport = this.webRtcTransport(this.peer(peerId), data.transportId, 'restartIce');
     const iceParameters = await this.call(transport.restartIce(), 'restartIce');
     return { iceParameters };
   }
 
+  /**
+   * A PlainTransport for a server-side peer (host-enabled: FORBIDDEN unless
+   * `plainTransport.enabled`). Placed like a WebRTC transport: same router
+   * placement, per-peer transport limit and router transport count. It both
+   * sends and receives: `produce` and `consume` accept its id.
+   */
+  async createPlainTransport(
+    peerId: string,
+    data: RequestData<'createPlainTransport'>,
+  ): Promise<ResponseMap['createPlainTransport']> {
+    const peer = this.peer(peerId);
+    const settings = this.deps.plainTransport;
+    if (!settings.enabled) throw forbidden('plain RTP transports are not enabled on this server');
+    if (peer.transports.size >= this.deps.limits.maxTransportsPerPeer) {
+      throw forbidden(`a peer may hold at most ${this.deps.limits.maxTransportsPerPeer} transports`);
+    }
+    const enableSrtp = data.enableSrtp ?? false;
+    const transport = await this.placeTransport(
+      peer,
+      'createPlainTransport',
+      (shard) =>
+        shard.router.createPlainTransport({
+          listenInfo: settings.listenInfo,
+          comedia: data.comedia ?? false,
+          rtcpMux: data.rtcpMux ?? true,
+          enableSrtp,
+          srtpCryptoSuite: data.srtpCryptoSuite ?? 'AES_CM_128_HMAC_SHA1_80',
+          appData: { ...data.appData, peerId },
+        }),
+      (t) => ({ kind: 'plain', transport: t, connectCalled: false }),
+    );
+    const { rtcpTuple, srtpParameters } = transport;
+    return {
+      transportId: transport.id,
+      ip: transport.tuple.localIp,
+      port: transport.tuple.localPort,
+      ...(rtcpTuple ? { rtcpPort: rtcpTuple.localPort } : {}),
+      ...(enableSrtp && srtpParameters ? { srtpParameters } : {}),
+    };
+  }
+
+  /**
+   * Where a plain transport sends (and, for SRTP, the remote's key). Once per
+   * transport: a second call is INVALID_STATE, like `connectTransport`. A WebRTC
+   * transport's id is INVALID_REQUEST.
+   */
+  async connectPlainTransport(
+    peerId: string,
+    data: RequestData<'connectPlainTransport'>,
+  ): Promise<ResponseMap['connectPlainTransport']> {
+    if (!this.deps.plainTransport.enabled) throw forbidden('plain RTP transports are not enabled on this server');
+    const entry = this.plainTransport(this.peer(peerId), data.transportId);
+    if (entry.connectCalled) throw invalidState(`transport ${entry.transport.id} is already connected`);
+    entry.connectCalled = true;
+    try {
+      await this.call(
+        entry.transport.connect({
+          ip: data.ip,
+          port: data.port,
+          ...(data.rtcpPort !== undefined ? { rtcpPort: data.rtcpPort } : {}),
+          ...(data.srtpParameters ? { srtpParameters: data.srtpParameters } : {}),
+        }),
+        'connectPlainTransport',
+      );
+    } catch (error) {
+      if (!(error instanceof LecternError && error.code === ErrorCode.TIMEOUT)) entry.connectCalled = false;
+      throw error;
+    }
+    return {};
+  }
+
   async produce(peerId: string, data: RequestData<'produce'>): Promise<ResponseMap['produce']> {
     const peer = this.peer(peerId);
-    const transport = this.transport(peer, data.transportId);
-    if (transport.appData.direction !== 'send') {
+    // A plain transport both sends and receives; a WebRTC one must be a send transport.
+    const use = this.transport(peer, data.transportId);
+    const { transport } = use;
+    if (use.kind === 'webrtc' && use.direction !== 'send') {
       throw new LecternError(ErrorCode.INVALID_REQUEST, 'produce needs a transport created with direction "send"');
     }
     const expectedKind = data.source === 'microphone' || data.source === 'screen-audio' ? 'audio' : 'video';
@@ -356,11 +434,13 @@ export class Room extends TypedEmitter<RoomEvents> {
     const peer = this.peer(peerId);
     const entry = lookup(this.producers, data.producerId, 'producer');
     if (entry.peer === peer) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot consume its own producer');
-    const transport = data.transportId
+    // Without a transport id: the peer's first WebRTC recv transport (plain peers name theirs).
+    const use = data.transportId
       ? this.transport(peer, data.transportId)
-      : [...peer.transports.values()].find((t) => t.appData.direction === 'recv');
-    if (!transport) throw invalidState('create a recv transport before consuming');
-    if (transport.appData.direction !== 'recv') {
+      : [...peer.transports.values()].find((t) => t.kind === 'webrtc' && t.direction === 'recv');
+    if (!use) throw invalidState('create a recv transport before consuming');
+    const { transport } = use;
+    if (use.kind === 'webrtc' && use.direction !== 'recv') {
       throw new LecternError(ErrorCode.INVALID_REQUEST, 'consume needs a transport created with direction "recv"');
     }
     // Idempotent: a client that asks twice (auto-subscribe racing a manual
@@ -623,6 +703,42 @@ export class Room extends TypedEmitter<RoomEvents> {
     });
   }
 
+  /**
+   * Creates a transport of `peer` on its router: reserves room there (placement),
+   * creates it within the request timeout, and registers it with the peer. Every
+   * kind of transport goes through here, so all count alike for sharding.
+   */
+  private async placeTransport<T extends types.WebRtcTransport | types.PlainTransport>(
+    peer: Peer,
+    what: string,
+    create: (shard: RouterShard) => Promise<T>,
+    toEntry: (transport: T) => PeerTransport,
+  ): Promise<T> {
+    const shard = await this.reserveTransport(peer);
+    let transport: T;
+    try {
+      transport = await this.call(create(shard), what, (t) => t.close());
+    } catch (error) {
+      this.releaseTransport(peer, shard);
+      throw error;
+    } finally {
+      shard.slot.load.pendingTransports -= 1; // from here mediasoup's own count has it (or it failed)
+    }
+    if (peer.closed || this.closed) {
+      transport.close();
+      this.releaseTransport(peer, shard);
+      throw new LecternError(ErrorCode.CLOSED, 'peer left while its transport was being created');
+    }
+    const id = transport.id;
+    peer.transports.set(id, toEntry(transport));
+    const observer: types.Transport['observer'] = transport.observer;
+    observer.once('close', () => {
+      peer.transports.delete(id);
+      this.releaseTransport(peer, shard);
+    });
+    return transport;
+  }
+
   private releaseTransport(peer: Peer, shard: RouterShard): void {
     shard.transports -= 1;
     // A closed router is being lost with its worker (its transports close before
@@ -686,7 +802,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (peer.closed) return;
     peer.closed = true;
     this.peers.delete(peer.info.peerId);
-    for (const transport of peer.transports.values()) transport.close(); // cascades to its producers/consumers
+    for (const { transport } of peer.transports.values()) transport.close(); // cascades to its producers/consumers
     for (const entry of [...peer.producers.values()]) this.forgetProducer(entry);
     const event = { peerId: peer.info.peerId, reason };
     this.notify([...this.peers.keys()], 'peerLeft', event);
@@ -799,8 +915,25 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** Only the peer's own transports are visible to it: another peer's id is NOT_FOUND. */
-  private transport(peer: Peer, transportId: string): types.WebRtcTransport {
+  private transport(peer: Peer, transportId: string): PeerTransport {
     return lookup(peer.transports, transportId, 'transport');
+  }
+
+  /** For DTLS/ICE requests: a plain transport's id is INVALID_REQUEST. */
+  private webRtcTransport(peer: Peer, transportId: string, method: string): types.WebRtcTransport {
+    const entry = this.transport(peer, transportId);
+    if (entry.kind !== 'webrtc') {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `${method} applies to WebRTC transports; ${entry.transport.id} is a plain transport`);
+    }
+    return entry.transport;
+  }
+
+  private plainTransport(peer: Peer, transportId: string): Extract<PeerTransport, { kind: 'plain' }> {
+    const entry = this.transport(peer, transportId);
+    if (entry.kind !== 'plain') {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `connectPlainTransport applies to plain transports; ${entry.transport.id} is a WebRTC transport`);
+    }
+    return entry;
   }
 
   private ownProducer(peer: Peer, producerId: string): ProducerEntry {

@@ -39,6 +39,23 @@ export interface WebRtcTransportSettings {
   maxIncomingBitrate: number;
 }
 
+/**
+ * PlainTransports (raw RTP/RTCP over UDP, optionally SRTP) for server-side peers:
+ * recorders, SIP/RTMP gateways, load generators. Off by default; see
+ * {@link RoomManagerOptions.plainTransport}.
+ */
+export interface PlainTransportSettings {
+  /**
+   * Serve `createPlainTransport` / `connectPlainTransport`. Default false (both
+   * are FORBIDDEN). A connected plain transport sends media to any address the
+   * peer names, so enable this only when every peer that can reach the request
+   * API is one the host controls, or the host filters these methods itself.
+   */
+  enabled: boolean;
+  /** Where plain transports listen. Default `{ protocol: 'udp', ip: '127.0.0.1' }`. */
+  listenInfo: types.TransportListenInfo;
+}
+
 /** The trusted identity of the peer a request comes from, supplied by the host. */
 export interface PeerContext {
   roomId: string;

@@ -1,0 +1,154 @@
+// Router sharding at lecture scale: 1 lecturer + 300 students, maxTransportsPerRouter
+// 100, over 2 workers, through RoomManager.handle() like any host.
+//
+//   node --conditions=lectern-source --import tsx bench/sharding.ts [--students 300] [--max-transports 100]
+//        [--workers 2] [--concurrency 10] [--window 15] [--json]
+//
+// The lecturer produces Opus 48 kbit/s + VP8 1 Mbit/s from FFmpeg into comedia plain
+// transports; each student is a plain-RTP peer with SRTP (AES_CM_128_HMAC_SHA1_80)
+// consuming both and sending to local UDP sinks. Students join --concurrency at a time
+// (a lecture start is a burst). Reported: time to join all (and per-student setup
+// median/p95), routers (transports per router and worker), pipes (room.stats() and the
+// PipeTransports mediasoup holds), CPU per worker over --window s, sink packets/s and loss.
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { types } from 'mediasoup';
+import { RoomManager } from '@lectern/server-sdk';
+import { opusRtpParameters, type OwnedProcess } from '@lectern/testkit';
+import { AUDIO, Sinks, SRTP_SUITE, sendMedia, srtpKey, vp8RtpParameters } from './lib/media.js';
+
+const { values: args } = parseArgs({
+  options: {
+    students: { type: 'string', default: '300' },
+    'max-transports': { type: 'string', default: '100' },
+    workers: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '10' },
+    window: { type: 'string', default: '15' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const STUDENTS = Number(args.students);
+const MAX_TRANSPORTS = Number(args['max-transports']);
+const WORKERS = Number(args.workers);
+const CONCURRENCY = Number(args.concurrency);
+const WINDOW = Number(args.window);
+const log = (...a: unknown[]) => console.error(`[sharding ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number) => Math.round(x * 100) / 100;
+
+export async function runSharding() {
+  const manager = await RoomManager.create({
+    workers: { numWorkers: WORKERS },
+    room: { maxTransportsPerRouter: MAX_TRANSPORTS, maxPeers: STUDENTS + 10, activeSpeaker: false },
+    plainTransport: { enabled: true },
+    emptyRoomTimeoutMs: null,
+  });
+  const pipeTransports = new Set<types.Transport>();
+  for (const slot of manager.pool.workers) {
+    slot.worker.observer.on('newrouter', (router) =>
+      router.observer.on('newtransport', (t) => {
+        if (t.constructor.name === 'PipeTransport') pipeTransports.add(t);
+      }),
+    );
+  }
+  const sinks = await Sinks.open(8);
+  const procs: OwnedProcess[] = [];
+  const roomId = 'lecture';
+  const call = <T>(peerId: string, method: string, data: unknown, role: 'lecturer' | 'student' = 'student') =>
+    manager.handle({ roomId, peerId, role }, method, data) as Promise<T>;
+  try {
+    const { routerRtpCapabilities: rtpCapabilities } = await call<{ routerRtpCapabilities: unknown }>('lecturer', 'getRouterRtpCapabilities', {}, 'lecturer');
+    await call('lecturer', 'join', { rtpCapabilities, displayName: 'Lecturer' }, 'lecturer');
+    const audioIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
+    const videoIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
+    const a = await call<{ producerId: string }>('lecturer', 'produce', { transportId: audioIn.transportId, kind: 'audio', source: 'microphone', rtpParameters: opusRtpParameters(AUDIO.ssrc, AUDIO.pt) }, 'lecturer');
+    const v = await call<{ producerId: string }>('lecturer', 'produce', { transportId: videoIn.transportId, kind: 'video', source: 'camera', rtpParameters: vp8RtpParameters() }, 'lecturer');
+    procs.push(...sendMedia(audioIn.port, videoIn.port));
+    await sleep(1_000);
+
+    const times: number[] = [];
+    let next = 0;
+    const joinOne = async (i: number) => {
+      const peer = `student-${i}`;
+      const t0 = performance.now();
+      await call(peer, 'join', { rtpCapabilities, displayName: peer });
+      const t = await call<{ transportId: string }>(peer, 'createPlainTransport', { enableSrtp: true, srtpCryptoSuite: SRTP_SUITE });
+      await call(peer, 'connectPlainTransport', { transportId: t.transportId, ip: '127.0.0.1', port: sinks.port(i), srtpParameters: srtpKey() });
+      for (const producerId of [a.producerId, v.producerId]) {
+        const c = await call<{ consumerId: string }>(peer, 'consume', { transportId: t.transportId, producerId });
+        await call(peer, 'resumeConsumer', { consumerId: c.consumerId });
+      }
+      times.push(performance.now() - t0);
+    };
+    const start = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      while (next < STUDENTS) await joinOne(next++);
+    }));
+    const joinAllMs = performance.now() - start;
+    log(`${STUDENTS} students joined in ${(joinAllMs / 1000).toFixed(2)} s`);
+
+    const room = manager.getRoom(roomId)!;
+    await sleep(3_000);
+    const producers = [a.producerId, v.producerId].map((id) => room.producerMedia(id)!.producer);
+    const produced = async () => {
+      let n = 0;
+      for (const p of producers) for (const s of await p.getStats()) n += s.packetCount;
+      return n;
+    };
+    const cpu0 = await Promise.all(manager.pool.workers.map(async (s) => cpu(await s.worker.getResourceUsage())));
+    const in0 = await produced();
+    const p0 = sinks.packets;
+    const t0 = performance.now();
+    await sleep(WINDOW * 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = await Promise.all(manager.pool.workers.map(async (s) => cpu(await s.worker.getResourceUsage())));
+    const packetsPerSecond = (sinks.packets - p0) / seconds;
+    const inPerSecond = ((await produced()) - in0) / seconds;
+    const stats = room.stats();
+    const sorted = [...times].sort((x, y) => x - y);
+    const result = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model },
+      students: STUDENTS,
+      maxTransportsPerRouter: MAX_TRANSPORTS,
+      workers: WORKERS,
+      concurrency: CONCURRENCY,
+      joinAllSeconds: round(joinAllMs / 1000),
+      setupMs: { median: round(sorted[Math.floor(sorted.length / 2)]!), p95: round(sorted[Math.ceil(sorted.length * 0.95) - 1]!) },
+      routers: stats.routers.map((r) => ({ workerPid: r.workerPid, transports: r.transports })),
+      pipes: stats.pipes,
+      pipeTransports: [...pipeTransports].filter((t) => !t.closed).length,
+      workerCpuPercent: manager.pool.workers.map((s, i) => ({ worker: i, routers: s.load.routers, transports: s.load.transports, consumers: s.load.consumers, cpuPercent: round(((cpu1[i]! - cpu0[i]!) / seconds) * 100) })),
+      sinkPacketsPerSecond: Math.round(packetsPerSecond),
+      producerPacketRate: round(inPerSecond),
+      lossPercent: round(inPerSecond > 0 ? Math.max(0, (1 - packetsPerSecond / (inPerSecond * STUDENTS)) * 100) : 0),
+    };
+    await fs.mkdir(path.join('bench', 'results'), { recursive: true });
+    await fs.writeFile(path.join('bench', 'results', 'sharding.json'), JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    sinks.close();
+    await manager.close();
+  }
+}
+
+const cpu = (u: types.WorkerResourceUsage) => (u.ru_utime + u.ru_stime) / 1000;
+
+runSharding().then(
+  (r) => {
+    if (args.json) return console.log(JSON.stringify(r, null, 2));
+    console.log(`students                 ${r.students} (SRTP plain peers, audio + video), maxTransportsPerRouter ${r.maxTransportsPerRouter}, ${r.workers} workers`);
+    console.log(`time to join all         ${r.joinAllSeconds} s (${r.concurrency} at a time; per student median ${r.setupMs.median} ms, p95 ${r.setupMs.p95} ms)`);
+    console.log(`routers                  ${r.routers.map((x) => `${x.transports} transports (pid ${x.workerPid})`).join(', ')}`);
+    console.log(`pipes                    ${r.pipes} piped producers, ${r.pipeTransports} PipeTransports`);
+    for (const w of r.workerCpuPercent) console.log(`worker ${w.worker}                 ${w.cpuPercent} % CPU, ${w.routers} routers, ${w.transports} transports, ${w.consumers} consumers`);
+    console.log(`forwarded                ${r.sinkPacketsPerSecond} packets/s at the sinks, loss ${r.lossPercent} %`);
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);
