@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import type { types } from 'mediasoup';
 import { RoomManager } from '@lectern/server-sdk';
 import { opusRtpParameters, type OwnedProcess } from '@lectern/testkit';
-import { AUDIO, Sinks, SRTP_SUITE, sendMedia, srtpKey, vp8RtpParameters } from './lib/media.js';
+import { AUDIO, prepareMedia, Sinks, SRTP_SUITE, sendMedia, srtpKey, vp8RtpParameters, type MediaFiles } from './lib/media.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,6 +53,8 @@ export async function runSharding() {
       }),
     );
   }
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lectern-bench-sharding-'));
+  const media = await prepareMedia(tmp);
   const sinks = await Sinks.open(8);
   const procs: OwnedProcess[] = [];
   const roomId = 'lecture';
@@ -65,7 +67,7 @@ export async function runSharding() {
     const videoIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
     const a = await call<{ producerId: string }>('lecturer', 'produce', { transportId: audioIn.transportId, kind: 'audio', source: 'microphone', rtpParameters: opusRtpParameters(AUDIO.ssrc, AUDIO.pt) }, 'lecturer');
     const v = await call<{ producerId: string }>('lecturer', 'produce', { transportId: videoIn.transportId, kind: 'video', source: 'camera', rtpParameters: vp8RtpParameters() }, 'lecturer');
-    procs.push(...sendMedia(audioIn.port, videoIn.port));
+    procs.push(...sendMedia(audioIn.port, videoIn.port, media));
     await sleep(1_000);
 
     const times: number[] = [];
@@ -132,6 +134,7 @@ export async function runSharding() {
     await Promise.all(procs.map((p) => p.stop()));
     sinks.close();
     await manager.close();
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 

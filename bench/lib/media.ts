@@ -2,6 +2,7 @@
 // sinks that only count what consumers send them.
 import * as dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
 import { startProcess, type OwnedProcess } from '@lectern/testkit';
 
 export const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
@@ -14,14 +15,37 @@ export const vp8RtpParameters = () => ({
   encodings: [{ ssrc: VIDEO.ssrc }],
 });
 
-/** Opus 48 kbit/s (50 packets/s) and VP8 1 Mbit/s 640x480@30 (real-time libvpx), as RTP to two comedia ports. */
-export function sendMedia(audioPort: number, videoPort: number): OwnedProcess[] {
-  const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re'];
+/** Pre-encoded lecturer media, so the generator only copies packets (constant rate, little CPU). */
+export interface MediaFiles {
+  audio: string;
+  video: string;
+}
+
+/**
+ * Encodes 20 s of Opus (48 kbit/s, 20 ms frames = 50 packets/s) and VP8 (1 Mbit/s,
+ * 640x480@30, keyframe every 2 s) once; {@link sendMedia} loops them with `-c copy`.
+ */
+export async function prepareMedia(dir: string): Promise<MediaFiles> {
+  const files = { audio: path.join(dir, 'lecturer.opus.webm'), video: path.join(dir, 'lecturer.vp8.webm') };
+  const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'];
+  const jobs = [
+    startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=20', '-ac', '2', '-c:a', 'libopus', '-b:a', '48k', files.audio]),
+    startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30:duration=20', '-c:v', 'libvpx', '-b:v', '1M', '-minrate', '1M', '-maxrate', '1M',
+      '-deadline', 'good', '-g', '60', files.video]),
+  ];
+  for (const job of jobs) {
+    const code = await job.exited;
+    if (code !== 0) throw new Error(`ffmpeg failed (${code}): ${job.stderr()}`);
+  }
+  return files;
+}
+
+/** Loops the prepared Opus and VP8 files in real time as RTP to two comedia ports (packets copied, not re-encoded). */
+export function sendMedia(audioPort: number, videoPort: number, files: MediaFiles): OwnedProcess[] {
+  const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1'];
   return [
-    startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-ac', '2', '-c:a', 'libopus', '-b:a', '48k',
-      '-payload_type', String(AUDIO.pt), '-ssrc', String(AUDIO.ssrc), '-f', 'rtp', `udp://127.0.0.1:${audioPort}?pkt_size=1200`]),
-    startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30', '-c:v', 'libvpx', '-b:v', '1M', '-deadline', 'realtime',
-      '-cpu-used', '8', '-g', '60', '-payload_type', String(VIDEO.pt), '-ssrc', String(VIDEO.ssrc), '-f', 'rtp', `udp://127.0.0.1:${videoPort}?pkt_size=1200`]),
+    startProcess('ffmpeg', [...common, '-i', files.audio, '-c', 'copy', '-payload_type', String(AUDIO.pt), '-ssrc', String(AUDIO.ssrc), '-f', 'rtp', `udp://127.0.0.1:${audioPort}?pkt_size=1200`]),
+    startProcess('ffmpeg', [...common, '-i', files.video, '-c', 'copy', '-payload_type', String(VIDEO.pt), '-ssrc', String(VIDEO.ssrc), '-f', 'rtp', `udp://127.0.0.1:${videoPort}?pkt_size=1200`]),
   ];
 }
 
