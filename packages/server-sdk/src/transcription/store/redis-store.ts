@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
 import type { LectureSummary } from '../summary/summarizer.js';
+import { sleep } from '../util.js';
 import {
   MAX_STORE_ID_LENGTH,
   type MemoryTranscriptStore,
@@ -497,8 +498,4 @@ function withDeadline<T>(promise: Promise<T>, deadline: number, op: string): Pro
       },
     );
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
