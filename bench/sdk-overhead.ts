@@ -23,7 +23,7 @@ import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { DEFAULT_MEDIA_CODECS, RoomManager } from '@lectern/server-sdk';
 import { opusRtpParameters, type OwnedProcess } from '@lectern/testkit';
-import { AUDIO, prepareMedia, Sinks, SRTP_SUITE as SUITE, sendMedia, srtpKey, vp8RtpParameters, type MediaFiles } from './lib/media.js';
+import { AUDIO, lecturerOverPlainRtp, plainStudent, prepareMedia, Sinks, SRTP_SUITE as SUITE, sendMedia, srtpKey, vp8RtpParameters, type BenchCall, type MediaFiles } from './lib/media.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -125,31 +125,19 @@ async function sdk(media: MediaFiles): Promise<Measured> {
   const procs: OwnedProcess[] = [];
   try {
     const roomId = 'bench';
-    const call = <T>(peerId: string, method: string, data: unknown, role: 'lecturer' | 'student' = 'student') =>
-      manager.handle({ roomId, peerId, role }, method, data) as Promise<T>;
-    const { routerRtpCapabilities: rtpCapabilities } = await call<{ routerRtpCapabilities: unknown }>('lecturer', 'getRouterRtpCapabilities', {}, 'lecturer');
-    await call('lecturer', 'join', { rtpCapabilities, displayName: 'Lecturer' }, 'lecturer');
-    const audioIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
-    const videoIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
-    const a = await call<{ producerId: string }>('lecturer', 'produce', { transportId: audioIn.transportId, kind: 'audio', source: 'microphone', rtpParameters: opusRtpParameters(AUDIO.ssrc, AUDIO.pt) }, 'lecturer');
-    const v = await call<{ producerId: string }>('lecturer', 'produce', { transportId: videoIn.transportId, kind: 'video', source: 'camera', rtpParameters: vp8RtpParameters() }, 'lecturer');
-    procs.push(...sendMedia(audioIn.port, videoIn.port, media));
+    const call: BenchCall = (peerId, method, data, role = 'student') =>
+      manager.handle({ roomId, peerId, role }, method, data) as never;
+    const lecturer = await lecturerOverPlainRtp(call, media);
+    procs.push(...lecturer.senders);
     const times: number[] = [];
     for (let i = 0; i < N; i++) {
-      const peer = `s${i}`;
       const t0 = performance.now();
-      await call(peer, 'join', { rtpCapabilities });
-      const t = await call<{ transportId: string }>(peer, 'createPlainTransport', SRTP ? { enableSrtp: true, srtpCryptoSuite: SUITE } : {});
-      await call(peer, 'connectPlainTransport', { transportId: t.transportId, ip: '127.0.0.1', port: sinks.port(i), ...(SRTP ? { srtpParameters: srtpKey() } : {}) });
-      const ca = await call<{ consumerId: string }>(peer, 'consume', { transportId: t.transportId, producerId: a.producerId });
-      const cv = await call<{ consumerId: string }>(peer, 'consume', { transportId: t.transportId, producerId: v.producerId });
-      await call(peer, 'resumeConsumer', { consumerId: ca.consumerId });
-      await call(peer, 'resumeConsumer', { consumerId: cv.consumerId });
+      await plainStudent(call, `s${i}`, lecturer.rtpCapabilities, lecturer.producerIds, sinks.port(i), SRTP);
       times.push(performance.now() - t0);
     }
     const slot = manager.pool.workers[0]!;
     const room = manager.getRoom(roomId)!;
-    const producers = [a.producerId, v.producerId].map((id) => room.producerMedia(id)!.producer);
+    const producers = lecturer.producerIds.map((id) => room.producerMedia(id)!.producer);
     return { topology: 'sdk', setupMs: stats(times), ...(await steady(slot.worker, sinks, producers)) };
   } finally {
     await Promise.all(procs.map((p) => p.stop()));

@@ -16,8 +16,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { types } from 'mediasoup';
 import { RoomManager } from '@lectern/server-sdk';
-import { opusRtpParameters, type OwnedProcess } from '@lectern/testkit';
-import { AUDIO, prepareMedia, Sinks, SRTP_SUITE, sendMedia, srtpKey, vp8RtpParameters, type MediaFiles } from './lib/media.js';
+import type { OwnedProcess } from '@lectern/testkit';
+import { lecturerOverPlainRtp, plainStudent, prepareMedia, Sinks, type BenchCall } from './lib/media.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,30 +58,18 @@ export async function runSharding() {
   const sinks = await Sinks.open(8);
   const procs: OwnedProcess[] = [];
   const roomId = 'lecture';
-  const call = <T>(peerId: string, method: string, data: unknown, role: 'lecturer' | 'student' = 'student') =>
-    manager.handle({ roomId, peerId, role }, method, data) as Promise<T>;
+  const call: BenchCall = (peerId, method, data, role = 'student') =>
+    manager.handle({ roomId, peerId, role }, method, data) as never;
   try {
-    const { routerRtpCapabilities: rtpCapabilities } = await call<{ routerRtpCapabilities: unknown }>('lecturer', 'getRouterRtpCapabilities', {}, 'lecturer');
-    await call('lecturer', 'join', { rtpCapabilities, displayName: 'Lecturer' }, 'lecturer');
-    const audioIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
-    const videoIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
-    const a = await call<{ producerId: string }>('lecturer', 'produce', { transportId: audioIn.transportId, kind: 'audio', source: 'microphone', rtpParameters: opusRtpParameters(AUDIO.ssrc, AUDIO.pt) }, 'lecturer');
-    const v = await call<{ producerId: string }>('lecturer', 'produce', { transportId: videoIn.transportId, kind: 'video', source: 'camera', rtpParameters: vp8RtpParameters() }, 'lecturer');
-    procs.push(...sendMedia(audioIn.port, videoIn.port, media));
+    const lecturer = await lecturerOverPlainRtp(call, media);
+    procs.push(...lecturer.senders);
     await sleep(1_000);
 
     const times: number[] = [];
     let next = 0;
     const joinOne = async (i: number) => {
-      const peer = `student-${i}`;
       const t0 = performance.now();
-      await call(peer, 'join', { rtpCapabilities, displayName: peer });
-      const t = await call<{ transportId: string }>(peer, 'createPlainTransport', { enableSrtp: true, srtpCryptoSuite: SRTP_SUITE });
-      await call(peer, 'connectPlainTransport', { transportId: t.transportId, ip: '127.0.0.1', port: sinks.port(i), srtpParameters: srtpKey() });
-      for (const producerId of [a.producerId, v.producerId]) {
-        const c = await call<{ consumerId: string }>(peer, 'consume', { transportId: t.transportId, producerId });
-        await call(peer, 'resumeConsumer', { consumerId: c.consumerId });
-      }
+      await plainStudent(call, `student-${i}`, lecturer.rtpCapabilities, lecturer.producerIds, sinks.port(i), true);
       times.push(performance.now() - t0);
     };
     const start = performance.now();
@@ -93,7 +81,7 @@ export async function runSharding() {
 
     const room = manager.getRoom(roomId)!;
     await sleep(3_000);
-    const producers = [a.producerId, v.producerId].map((id) => room.producerMedia(id)!.producer);
+    const producers = lecturer.producerIds.map((id) => room.producerMedia(id)!.producer);
     const produced = async () => {
       let n = 0;
       for (const p of producers) for (const s of await p.getStats()) n += s.packetCount;

@@ -3,7 +3,7 @@
 import * as dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { startProcess, type OwnedProcess } from '@lectern/testkit';
+import { opusRtpParameters, startProcess, type OwnedProcess } from '@lectern/testkit';
 
 export const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
 export const AUDIO = { ssrc: 11110001, pt: 100 };
@@ -75,4 +75,42 @@ export class Sinks {
   close(): void {
     for (const s of this.sockets) s.close();
   }
+}
+
+/** A request bound to one room of a RoomManager, as a host's signaling would make it. */
+export type BenchCall = <T>(peerId: string, method: string, data: unknown, role?: 'lecturer' | 'student') => Promise<T>;
+
+/**
+ * Through the request API: the lecturer joins, produces Opus + VP8 on two comedia
+ * plain transports, and FFmpeg starts sending the prepared media into them.
+ */
+export async function lecturerOverPlainRtp(call: BenchCall, media: MediaFiles) {
+  const { routerRtpCapabilities: rtpCapabilities } = await call<{ routerRtpCapabilities: unknown }>('lecturer', 'getRouterRtpCapabilities', {}, 'lecturer');
+  await call('lecturer', 'join', { rtpCapabilities, displayName: 'Lecturer' }, 'lecturer');
+  const audioIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
+  const videoIn = await call<{ transportId: string; port: number }>('lecturer', 'createPlainTransport', { comedia: true }, 'lecturer');
+  const audio = await call<{ producerId: string }>('lecturer', 'produce', { transportId: audioIn.transportId, kind: 'audio', source: 'microphone', rtpParameters: opusRtpParameters(AUDIO.ssrc, AUDIO.pt) }, 'lecturer');
+  const video = await call<{ producerId: string }>('lecturer', 'produce', { transportId: videoIn.transportId, kind: 'video', source: 'camera', rtpParameters: vp8RtpParameters() }, 'lecturer');
+  return { rtpCapabilities, producerIds: [audio.producerId, video.producerId], senders: sendMedia(audioIn.port, videoIn.port, media) };
+}
+
+/**
+ * A student as a plain-RTP peer through the request API: join, a plain transport
+ * (SRTP or not) connected to `sinkPort`, every producer consumed paused, then resumed
+ * (the order a client follows).
+ */
+export async function plainStudent(
+  call: BenchCall,
+  peerId: string,
+  rtpCapabilities: unknown,
+  producerIds: readonly string[],
+  sinkPort: number,
+  srtp: boolean,
+): Promise<void> {
+  await call(peerId, 'join', { rtpCapabilities, displayName: peerId });
+  const t = await call<{ transportId: string }>(peerId, 'createPlainTransport', srtp ? { enableSrtp: true, srtpCryptoSuite: SRTP_SUITE } : {});
+  await call(peerId, 'connectPlainTransport', { transportId: t.transportId, ip: '127.0.0.1', port: sinkPort, ...(srtp ? { srtpParameters: srtpKey() } : {}) });
+  const consumers: { consumerId: string }[] = [];
+  for (const producerId of producerIds) consumers.push(await call<{ consumerId: string }>(peerId, 'consume', { transportId: t.transportId, producerId }));
+  for (const { consumerId } of consumers) await call(peerId, 'resumeConsumer', { consumerId });
 }
