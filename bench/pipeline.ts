@@ -32,6 +32,7 @@ import {
   startWhisperApi,
   wordErrorRate,
 } from '@lectern/testkit';
+import { childrenCpuSeconds, processCpuSeconds } from './lib/proc-stat.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,16 +45,12 @@ const { values: args } = parseArgs({
 const minutes = Number(args.minutes);
 const cpuWindow = Number(args['cpu-window']);
 const baselineSeconds = Number(args.baseline);
-const TICK = 100; // USER_HZ on Linux
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-/** utime+stime (and cutime+cstime) of a process, in seconds. */
+/** utime+stime (own) and cutime+cstime (waited-for children) of a process, in seconds. */
 async function procCpu(pid: number | 'self'): Promise<{ own: number; children: number }> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const n = (i: number) => Number(fields[i - 3]);
-  return { own: (n(14) + n(15)) / TICK, children: (n(16) + n(17)) / TICK };
+  return { own: await processCpuSeconds(pid), children: await childrenCpuSeconds(pid) };
 }
 
 async function main() {

@@ -17,6 +17,12 @@ export async function processCpuSeconds(pid: number | 'self'): Promise<number> {
   return (Number(f[14 - 3]) + Number(f[15 - 3])) / TICK;
 }
 
+/** cutime + cstime: CPU of a process's children that have exited and been waited for, in seconds. */
+export async function childrenCpuSeconds(pid: number | 'self'): Promise<number> {
+  const f = await statFields(`/proc/${pid}/stat`);
+  return (Number(f[16 - 3]) + Number(f[17 - 3])) / TICK;
+}
+
 /** utime + stime of one thread (`tid` as in /proc/<pid>/task/<tid>), in seconds. */
 export async function threadCpuSeconds(pid: number | 'self', tid: number): Promise<number> {
   const f = await statFields(`/proc/${pid}/task/${tid}/stat`);
