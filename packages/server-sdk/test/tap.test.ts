@@ -88,6 +88,8 @@ test('records a producer into WAV segments on the lecture timeline, transport on
   const tap = new AudioTap(router, producer, 'lecturer:microphone', dir, lectureStart, settings());
   const segments: AudioSegment[] = [];
   tap.on('segment', (s) => segments.push(s));
+  const runEnds: string[] = [];
+  tap.on('runEnded', (e) => runEnds.push(`${e.reason}${e.exit ? ` (code ${e.exit.code}: ${e.exit.stderrTail.slice(-200)})` : ''}${e.error ? ` ${e.error}` : ''}`));
   try {
     tap.start();
     await new Promise((r) => setTimeout(r, 7_200));
@@ -96,7 +98,7 @@ test('records a producer into WAV segments on the lecture timeline, transport on
     await tap.stop();
     const elapsed = (Date.now() - lectureStart) / 1000;
     assert.ok(!ffmpegAlive(pid), 'ffmpeg has exited after stop');
-    assert.equal(plains.length, 1);
+    assert.equal(plains.length, 1, `one run, no restart; runs ended: ${runEnds.join('; ')}`);
     const plain = plains[0]!;
     assert.equal(plain.tuple.localIp, '127.0.0.1');
     assert.equal(plain.tuple.remoteIp, '127.0.0.1');

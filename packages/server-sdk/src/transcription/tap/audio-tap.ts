@@ -215,13 +215,21 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
     const prefix = `${this.filePrefix}-r${run}`;
     const sdpPath = path.join(this.dir, `${prefix}.sdp`);
     const listPath = path.join(this.dir, `${prefix}.csv`);
-    const port = await freeUdpPortPair();
     const transport = await this.router.createPlainTransport({
       listenInfo: { protocol: 'udp', ip: this.settings.listenIp },
       rtcpMux: false,
       comedia: false,
       appData: { lectern: 'transcription-tap', streamKey: this.streamKey },
     });
+    // Picked after the transport exists: mediasoup already holds its own two
+    // ports, so the pair for FFmpeg can never be one the worker is about to take.
+    let port: number;
+    try {
+      port = await freeUdpPortPair();
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
     let ffmpeg: FfmpegProcess | undefined;
     const segmentsAtStart = this.segmentsEmitted;
     const emittedFiles = new Set<string>();
