@@ -10,11 +10,12 @@
 //  - ingest: a comedia PlainTransport (unencrypted in every mode: one decrypt per
 //    input packet would be noise next to N encrypts) fed by FFmpeg with
 //    `-f rtp udp://127.0.0.1:PORT?pkt_size=1200`:
-//      audio: testkit sendOpusRtp (440 Hz sine, libopus 48 kbit/s, 20 ms = 50 packets/s);
-//      video: a 20 s clip encoded once before the runs (testsrc2 640x360@30 + noise,
-//        libvpx realtime, CBR 1 Mbit/s, keyframe every 60 frames = 2 s), looped with
-//        `-re -stream_loop -1 -c copy`: real-time paced, ~110 packets/s, and the
-//        generator does not re-encode, so it stays light;
+//      20 s clips encoded once before the runs (bench/lib/media.ts prepareMedia),
+//      looped with `-re -stream_loop -1 -c copy`: real-time paced, and the generator
+//      does not re-encode, so it stays light:
+//      audio: a 440 Hz sine, libopus CBR 48 kbit/s, 20 ms = 50 packets/s;
+//      video: testsrc2 640x360@30 + noise, libvpx realtime, CBR 1 Mbit/s, keyframe
+//        every 60 frames = 2 s, ~110 packets/s;
 //  - N consumers, each on its OWN PlainTransport (comedia false, rtcpMux) connected
 //    to one of S sink sockets (consumer i → socket i mod S). SRTP modes:
 //    `enableSrtp: true, srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80'` and
@@ -82,7 +83,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
-import { opusRtpParameters, sendOpusRtp, startProcess, type OwnedProcess } from '@lectern/testkit';
+import { opusRtpParameters, type OwnedProcess } from '@lectern/testkit';
+import { AUDIO, CLIP_SECONDS, prepareMedia, sendRtp, VIDEO, vp8RtpParameters, type MediaFiles } from './lib/media.js';
 import { UdpCountingSink, type UdpSinkCounts, type UdpSinkEngine } from './lib/udp-sink.js';
 import {
   hostCpuSeconds,
@@ -202,14 +204,10 @@ export interface CapacityResult {
 
 // ------------------------------------------------------------------ constants
 
-const OPUS_PT = 100;
-const VP8_PT = 101;
-const SSRC = 11111111;
 const CREATE_CONCURRENCY = 200;
 const SWEEP_CONCURRENCY = 500;
 /** Wait after pausing the producer for datagrams in flight to reach the sinks. */
 const DRAIN_MS = 300;
-const VIDEO_CLIP_SECONDS = 20;
 
 const MEDIA_CODECS: types.RtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -261,39 +259,6 @@ function consumerCapabilities(router: types.Router, kind: 'audio' | 'video'): ty
   return { codecs, headerExtensions: [] };
 }
 
-/** Encodes the VP8 clip the video modes loop (once per run). */
-async function encodeVideoClip(file: string): Promise<void> {
-  const encode = startProcess('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=30`,
-    '-vf', 'noise=alls=12:allf=t',
-    '-t', String(VIDEO_CLIP_SECONDS),
-    '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8',
-    '-b:v', '1M', '-minrate', '1M', '-maxrate', '1M', '-bufsize', '1M',
-    '-g', '60', '-keyint_min', '60', '-lag-in-frames', '0', '-auto-alt-ref', '0',
-    '-an', file,
-  ]);
-  const code = await encode.exited;
-  if (code !== 0) throw new Error(`VP8 clip encode failed (${code}): ${encode.stderr()}`);
-}
-
-function sendVp8Rtp(file: string, port: number): OwnedProcess {
-  return startProcess('ffmpeg', [
-    '-hide_banner', '-nostdin', '-loglevel', 'error',
-    '-re', '-stream_loop', '-1', '-i', file,
-    '-c:v', 'copy', '-an',
-    '-payload_type', String(VP8_PT), '-ssrc', String(SSRC),
-    '-f', 'rtp', `udp://127.0.0.1:${port}?pkt_size=1200`,
-  ]);
-}
-
-function vp8RtpParameters(): types.RtpParameters {
-  return {
-    codecs: [{ mimeType: 'video/VP8', payloadType: VP8_PT, clockRate: 90000, rtcpFeedback: [] }],
-    encodings: [{ ssrc: SSRC }],
-  };
-}
-
 interface Sample {
   wall: number; // ms, performance.now()
   workerCpu: number; // s
@@ -330,7 +295,7 @@ async function runMode(
   nList: number[],
   opts: typeof DEFAULTS,
   sink: UdpCountingSink,
-  videoClip: string | undefined,
+  media: MediaFiles,
   softirqPids: number[],
   log: (line: string) => void,
   signal: AbortSignal | undefined,
@@ -356,12 +321,10 @@ async function runMode(
     });
     const producer = await ingest.produce({
       kind,
-      rtpParameters: kind === 'audio' ? opusRtpParameters(SSRC, OPUS_PT) : vp8RtpParameters(),
+      rtpParameters: kind === 'audio' ? opusRtpParameters(AUDIO.ssrc, AUDIO.pt) : vp8RtpParameters(),
     });
     const ingestPort = ingest.tuple.localPort;
-    ffmpeg = kind === 'audio'
-      ? sendOpusRtp({ port: ingestPort, ssrc: SSRC, payloadType: OPUS_PT })
-      : sendVp8Rtp(videoClip!, ingestPort);
+    ffmpeg = sendRtp(media[kind], ingestPort, kind === 'audio' ? AUDIO : VIDEO);
     const ffmpegPid = ffmpeg.child.pid!;
     const ffmpegExit = ffmpeg.exited.then((code) => code);
 
@@ -604,12 +567,8 @@ export async function runCapacity(options: CapacityOptions = {}): Promise<Capaci
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lectern-bench-capacity-'));
   let sink: UdpCountingSink | undefined;
   try {
-    let videoClip: string | undefined;
-    if (opts.modes.some((m) => m.startsWith('video'))) {
-      videoClip = path.join(tmp, 'clip.webm');
-      log(`encoding a ${VIDEO_CLIP_SECONDS} s VP8 clip (1 Mbit/s, keyframe every 2 s)`);
-      await encodeVideoClip(videoClip);
-    }
+    log(`encoding ${CLIP_SECONDS} s of Opus (48 kbit/s) and VP8 (1 Mbit/s, keyframe every 2 s) to loop`);
+    const media = await prepareMedia(tmp, { audio: opts.modes.some((m) => !m.startsWith('video')), video: opts.modes.some((m) => m.startsWith('video')) });
     sink = await UdpCountingSink.start({ engine: opts.sinkEngine, units: opts.sinkUnits, socketsPerUnit: opts.sinkSocketsPerUnit });
     log(`sink: ${opts.sinkEngine}, ${sink.ports.length} sockets in ${opts.sinkUnits} ${opts.sinkEngine === 'node' ? 'threads' : 'processes'}, SO_RCVBUF ${sink.recvBufferSize} bytes`);
     const softirqPids = await ksoftirqdPids();
@@ -617,7 +576,7 @@ export async function runCapacity(options: CapacityOptions = {}): Promise<Capaci
     for (const mode of opts.modes) {
       options.signal?.throwIfAborted();
       modes.push(
-        await runMode(mode, mode.startsWith('video') ? opts.videoN : opts.audioN, opts, sink, videoClip, softirqPids, log, options.signal),
+        await runMode(mode, mode.startsWith('video') ? opts.videoN : opts.audioN, opts, sink, media, softirqPids, log, options.signal),
       );
     }
     return {
@@ -759,8 +718,11 @@ async function main(): Promise<void> {
   });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  console.log(formatCapacity(result));
-  if (args.json) console.log(JSON.stringify(result, null, 2));
+  // With --json, stdout carries only the JSON (bench/run-all.ts parses it); the table goes to stderr.
+  if (args.json) {
+    console.error(formatCapacity(result));
+    console.log(JSON.stringify(result, null, 2));
+  } else console.log(formatCapacity(result));
   await fs.mkdir(path.join('bench', 'results'), { recursive: true });
   await fs.writeFile(path.join('bench', 'results', 'capacity.json'), JSON.stringify(result, null, 2) + '\n');
   console.error('wrote bench/results/capacity.json');

@@ -28,17 +28,31 @@ interface Part {
 
 // Loose readers for the JSON each script writes (each script documents its own fields).
 type Json = Record<string, unknown>;
+const signed = (x: unknown) => (typeof x === 'number' && x >= 0 ? `+${x}` : String(x));
 const get = (o: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 
 const PARTS: Part[] = [
   {
     name: 'overhead',
     script: 'bench/sdk-overhead.ts',
-    args: ['--consumers', '200', '--window', '20', '--rounds', '2'],
-    quickArgs: ['--consumers', '50', '--window', '8', '--rounds', '2'],
+    args: ['--consumers', '200', '--window', '10', '--windows', '3', '--rounds', '8'],
+    quickArgs: ['--consumers', '50', '--window', '5', '--windows', '1', '--rounds', '4', '--warmup', '10'],
     summarize: (r) => [
-      `SDK overhead: worker CPU raw ${get(r, 'workerCpu', 'raw')} % vs sdk ${get(r, 'workerCpu', 'sdk')} % (+${get(r, 'workerCpu', 'extraPercent')} %, target ≤ 3 %)`,
-      `              setup per peer raw ${get(r, 'setupMedianMs', 'raw')} ms vs sdk ${get(r, 'setupMedianMs', 'sdk')} ms (+${get(r, 'setupMedianMs', 'extraMs')} ms, target ≤ 1 ms)`,
+      `SDK overhead: worker CPU raw ${get(r, 'workerCpu', 'raw')} % vs sdk ${get(r, 'workerCpu', 'sdk')} %: ${signed(get(r, 'workerCpu', 'extraPercent'))} % ` +
+        `(±${get(r, 'workerCpu', 'standardErrorPercent')} % s.e., target ≤ 3 %)`,
+      `              setup per peer raw ${get(r, 'setupMs', 'raw', 'median')} ms vs sdk ${get(r, 'setupMs', 'sdk', 'median')} ms: ` +
+        `${signed(get(r, 'setupMs', 'pairedDifference', 'median'))} ms paired median (target ≤ 1 ms)`,
+    ],
+  },
+  {
+    // The same run as raw vs raw (A/A): what it reports as overhead is the method's resolution.
+    name: 'overhead-control',
+    script: 'bench/sdk-overhead.ts',
+    args: ['--control', '--consumers', '200', '--window', '10', '--windows', '3', '--rounds', '8'],
+    quickArgs: ['--control', '--consumers', '50', '--window', '5', '--windows', '1', '--rounds', '4', '--warmup', '10'],
+    summarize: (r) => [
+      `  A/A control (raw vs raw, same method): ${signed(get(r, 'workerCpu', 'extraPercent'))} % (±${get(r, 'workerCpu', 'standardErrorPercent')} % s.e.), ` +
+        `setup ${signed(get(r, 'setupMs', 'pairedDifference', 'median'))} ms`,
     ],
   },
   {
@@ -46,7 +60,12 @@ const PARTS: Part[] = [
     script: 'bench/capacity.ts',
     args: [],
     quickArgs: ['--audio-n', '100,400', '--video-n', '25,100', '--window', '5'],
-    summarize: (r) => [`capacity: see bench/results/capacity.json (${Object.keys(r).join(', ')})`],
+    summarize: (r) =>
+      ((get(r, 'modes') as Json[] | undefined) ?? []).map(
+        (m) =>
+          `capacity ${String(m.mode).padEnd(10)}: largest N < 80 % ${m.largestNBelow80 ?? '-'} (≈ ${m.nAt80Interpolated ?? '-'} interpolated), ` +
+          `${m.packetsPerSecondPerCore ?? '-'} packets/s per core, stopped: ${m.stoppedBecause}`,
+      ),
   },
   {
     name: 'sharding',

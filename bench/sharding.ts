@@ -17,7 +17,9 @@ import { parseArgs } from 'node:util';
 import type { types } from 'mediasoup';
 import { RoomManager } from '@lectern/server-sdk';
 import type { OwnedProcess } from '@lectern/testkit';
-import { lecturerOverPlainRtp, plainStudent, prepareMedia, Sinks, type BenchCall } from './lib/media.js';
+import { lecturerOverPlainRtp, plainStudent, prepareMedia, type BenchCall } from './lib/media.js';
+import { processCpuSeconds } from './lib/proc-stat.js';
+import { UdpCountingSink } from './lib/udp-sink.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,7 +57,7 @@ export async function runSharding() {
   }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lectern-bench-sharding-'));
   const media = await prepareMedia(tmp);
-  const sinks = await Sinks.open(8);
+  const sinks = await UdpCountingSink.start({ units: 2, socketsPerUnit: 4 });
   const procs: OwnedProcess[] = [];
   const roomId = 'lecture';
   const call: BenchCall = (peerId, method, data, role = 'student') =>
@@ -69,7 +71,7 @@ export async function runSharding() {
     let next = 0;
     const joinOne = async (i: number) => {
       const t0 = performance.now();
-      await plainStudent(call, `student-${i}`, lecturer.rtpCapabilities, lecturer.producerIds, sinks.port(i), true);
+      await plainStudent(call, `student-${i}`, lecturer.rtpCapabilities, lecturer.producerIds, sinks.ports[i % sinks.ports.length]!, true);
       times.push(performance.now() - t0);
     };
     const start = performance.now();
@@ -89,12 +91,18 @@ export async function runSharding() {
     };
     const cpu0 = await Promise.all(manager.pool.workers.map(async (s) => cpu(await s.worker.getResourceUsage())));
     const in0 = await produced();
-    const p0 = sinks.packets;
+    const p0 = sinks.read();
+    const sink0 = await sinks.cpuSeconds();
+    const ffmpeg0 = await Promise.all(procs.map((p) => processCpuSeconds(p.child.pid!)));
+    const self0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(WINDOW * 1000);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = await Promise.all(manager.pool.workers.map(async (s) => cpu(await s.worker.getResourceUsage())));
-    const packetsPerSecond = (sinks.packets - p0) / seconds;
+    const packetsPerSecond = UdpCountingSink.delta(p0, sinks.read()).rtp / seconds;
+    const sinkCpu = (await sinks.cpuSeconds()).map((c, i) => round(((c - sink0[i]!) / seconds) * 100));
+    const ffmpegCpu = (await Promise.all(procs.map((p) => processCpuSeconds(p.child.pid!)))).map((c, i) => round(((c - ffmpeg0[i]!) / seconds) * 100));
+    const self = process.cpuUsage(self0);
     const inPerSecond = ((await produced()) - in0) / seconds;
     const stats = room.stats();
     const sorted = [...times].sort((x, y) => x - y);
@@ -114,13 +122,14 @@ export async function runSharding() {
       sinkPacketsPerSecond: Math.round(packetsPerSecond),
       producerPacketRate: round(inPerSecond),
       lossPercent: round(inPerSecond > 0 ? Math.max(0, (1 - packetsPerSecond / (inPerSecond * STUDENTS)) * 100) : 0),
+      generator: { sinkCpuPercent: sinkCpu, ffmpegCpuPercent: ffmpegCpu, benchProcessCpuPercent: round(((self.user + self.system) / 1e6 / seconds) * 100) },
     };
     await fs.mkdir(path.join('bench', 'results'), { recursive: true });
     await fs.writeFile(path.join('bench', 'results', 'sharding.json'), JSON.stringify(result, null, 2));
     return result;
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
-    sinks.close();
+    await sinks.close();
     await manager.close();
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -137,6 +146,7 @@ runSharding().then(
     console.log(`pipes                    ${r.pipes} piped producers, ${r.pipeTransports} PipeTransports`);
     for (const w of r.workerCpuPercent) console.log(`worker ${w.worker}                 ${w.cpuPercent} % CPU, ${w.routers} routers, ${w.transports} transports, ${w.consumers} consumers`);
     console.log(`forwarded                ${r.sinkPacketsPerSecond} packets/s at the sinks, loss ${r.lossPercent} %`);
+    console.log(`generator                sinks ${r.generator.sinkCpuPercent.join(' / ')} %, FFmpeg ${r.generator.ffmpegCpuPercent.join(' / ')} %, bench process ${r.generator.benchProcessCpuPercent} % (100 % = one core)`);
   },
   (error: unknown) => {
     console.error(error);

@@ -1,8 +1,8 @@
-// Shared by the benches: a lecturer's media from FFmpeg at real bitrates, and UDP
-// sinks that only count what consumers send them.
-import * as dgram from 'node:dgram';
+// Shared by the benches: a lecturer's media from FFmpeg at real bitrates, and the
+// lecturer and students of a room as plain-RTP peers through the request API.
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import type { types } from 'mediasoup';
 import { opusRtpParameters, startProcess, type OwnedProcess } from '@lectern/testkit';
 
 export const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
@@ -10,8 +10,8 @@ export const AUDIO = { ssrc: 11110001, pt: 100 };
 export const VIDEO = { ssrc: 22220001, pt: 101 };
 
 /** RtpParameters of what {@link sendMedia}'s VP8 sender produces. */
-export const vp8RtpParameters = () => ({
-  codecs: [{ mimeType: 'video/VP8', payloadType: VIDEO.pt, clockRate: 90000 }],
+export const vp8RtpParameters = (): types.RtpParameters => ({
+  codecs: [{ mimeType: 'video/VP8', payloadType: VIDEO.pt, clockRate: 90000, rtcpFeedback: [] }],
   encodings: [{ ssrc: VIDEO.ssrc }],
 });
 
@@ -21,18 +21,31 @@ export interface MediaFiles {
   video: string;
 }
 
+/** Seconds of media {@link prepareMedia} encodes (looped by the senders). */
+export const CLIP_SECONDS = 20;
+
 /**
- * Encodes 20 s of Opus (48 kbit/s, 20 ms frames = 50 packets/s) and VP8 (1 Mbit/s,
- * 640x480@30, keyframe every 2 s) once; {@link sendMedia} loops them with `-c copy`.
+ * Encodes the lecturer's media once:
+ * - Opus: a 440 Hz sine, CBR 48 kbit/s, 20 ms frames = 50 packets/s;
+ * - VP8: testsrc2 640x360@30 with temporal noise (so the encoder cannot undershoot
+ *   on a static picture), libvpx realtime CBR 1 Mbit/s, a keyframe every 60 frames
+ *   (2 s), no alt-ref/lag: ~110 RTP packets/s of up to 1200 bytes, as from a camera.
+ * {@link sendMedia} / {@link sendRtp} loop them in real time with `-c copy`.
  */
-export async function prepareMedia(dir: string): Promise<MediaFiles> {
+export async function prepareMedia(dir: string, which: { audio?: boolean; video?: boolean } = {}): Promise<MediaFiles> {
   const files = { audio: path.join(dir, 'lecturer.opus.webm'), video: path.join(dir, 'lecturer.vp8.webm') };
   const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'];
-  const jobs = [
-    startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=20', '-ac', '2', '-c:a', 'libopus', '-b:a', '48k', files.audio]),
-    startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30:duration=20', '-c:v', 'libvpx', '-b:v', '1M', '-minrate', '1M', '-maxrate', '1M',
-      '-deadline', 'good', '-g', '60', files.video]),
-  ];
+  const jobs: OwnedProcess[] = [];
+  if (which.audio ?? true) {
+    jobs.push(startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${CLIP_SECONDS}`,
+      '-ac', '2', '-c:a', 'libopus', '-b:a', '48k', '-vbr', 'off', '-frame_duration', '20', files.audio]));
+  }
+  if (which.video ?? true) {
+    jobs.push(startProcess('ffmpeg', [...common, '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-vf', 'noise=alls=12:allf=t',
+      '-t', String(CLIP_SECONDS), '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8',
+      '-b:v', '1M', '-minrate', '1M', '-maxrate', '1M', '-bufsize', '1M',
+      '-g', '60', '-keyint_min', '60', '-lag-in-frames', '0', '-auto-alt-ref', '0', '-an', files.video]));
+  }
   for (const job of jobs) {
     const code = await job.exited;
     if (code !== 0) throw new Error(`ffmpeg failed (${code}): ${job.stderr()}`);
@@ -40,42 +53,21 @@ export async function prepareMedia(dir: string): Promise<MediaFiles> {
   return files;
 }
 
-/** Loops the prepared Opus and VP8 files in real time as RTP to two comedia ports (packets copied, not re-encoded). */
+/** Loops one prepared file in real time as RTP to a comedia port on 127.0.0.1 (packets copied, not re-encoded). */
+export function sendRtp(file: string, port: number, rtp: { pt: number; ssrc: number }): OwnedProcess {
+  return startProcess('ffmpeg', [
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file,
+    '-c', 'copy', '-payload_type', String(rtp.pt), '-ssrc', String(rtp.ssrc), '-f', 'rtp', `udp://127.0.0.1:${port}?pkt_size=1200`,
+  ]);
+}
+
+/** Loops the prepared Opus and VP8 files as RTP to two comedia ports. */
 export function sendMedia(audioPort: number, videoPort: number, files: MediaFiles): OwnedProcess[] {
-  const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1'];
-  return [
-    startProcess('ffmpeg', [...common, '-i', files.audio, '-c', 'copy', '-payload_type', String(AUDIO.pt), '-ssrc', String(AUDIO.ssrc), '-f', 'rtp', `udp://127.0.0.1:${audioPort}?pkt_size=1200`]),
-    startProcess('ffmpeg', [...common, '-i', files.video, '-c', 'copy', '-payload_type', String(VIDEO.pt), '-ssrc', String(VIDEO.ssrc), '-f', 'rtp', `udp://127.0.0.1:${videoPort}?pkt_size=1200`]),
-  ];
+  return [sendRtp(files.audio, audioPort, AUDIO), sendRtp(files.video, videoPort, VIDEO)];
 }
 
 /** A fresh SRTP key for a consumer transport's remote side (the sinks never decrypt). */
 export const srtpKey = () => ({ cryptoSuite: SRTP_SUITE, keyBase64: randomBytes(30).toString('base64') });
-
-/** UDP sinks on 127.0.0.1 that only count packets (a few sockets shared by all consumers). */
-export class Sinks {
-  readonly sockets: dgram.Socket[] = [];
-  packets = 0;
-
-  static async open(count: number): Promise<Sinks> {
-    const sinks = new Sinks();
-    for (let i = 0; i < count; i++) {
-      const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 * 1024 * 1024 });
-      socket.on('message', () => void (sinks.packets += 1));
-      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-      sinks.sockets.push(socket);
-    }
-    return sinks;
-  }
-
-  port(i: number): number {
-    return this.sockets[i % this.sockets.length]!.address().port;
-  }
-
-  close(): void {
-    for (const s of this.sockets) s.close();
-  }
-}
 
 /** A request bound to one room of a RoomManager, as a host's signaling would make it. */
 export type BenchCall = <T>(peerId: string, method: string, data: unknown, role?: 'lecturer' | 'student') => Promise<T>;

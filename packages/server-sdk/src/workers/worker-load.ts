@@ -2,19 +2,33 @@ import type { types } from 'mediasoup';
 
 /**
  * What one more unit of media is assumed to cost a worker, in percent of one core,
- * until the next CPU sample shows the real figure. Defaults come from measurements
- * on a 2-core test machine: one worker forwarded ~6 400 Opus consumers at 93 % of
- * a core (≈ 0.015 % each); a 1 Mbit/s VP8 consumer moves ~10x the packets.
+ * until the next CPU sample shows the real figure (and, as a floor, while media
+ * is being set up). Calibrate it on your hardware with `npm run bench:capacity`
+ * and pass it as `workers.loadModel`.
  */
 export interface LoadModel {
+  /** One audio consumer (Opus, 50 packets/s, SRTP as every WebRTC consumer). */
   cpuPerAudioConsumer: number;
+  /** One video consumer (about 1 Mbit/s, ~110 packets/s, SRTP). */
   cpuPerVideoConsumer: number;
+  /** One transport before it carries media (ICE/DTLS/RTCP housekeeping, and a reservation). */
   cpuPerTransport: number;
 }
 
+/**
+ * Measured with `bench/capacity.ts` on the 2-core reference machine (mediasoup
+ * 3.13.16 built against Debian's libsrtp2, no AES-NI path): one worker forwarded
+ * 800 SRTP Opus consumers at 98 % of a core (0.09 % each at 200, 0.12 % at 800:
+ * the per-consumer cost grows with N as SRTP contexts leave the cache) and 400
+ * SRTP 1 Mbit/s VP8 consumers at 100 % (0.25 % each). The larger figures are
+ * used, so admission errs on the side of refusing: at the default 85 % ceiling a
+ * worker takes ~230 students consuming audio + video, close to mediasoup's own
+ * guidance of ~500 consumers per worker. A worker built with an AES-NI crypto
+ * backend pays much less per packet: measure there and lower these figures.
+ */
 export const DEFAULT_LOAD_MODEL: LoadModel = {
-  cpuPerAudioConsumer: 0.015,
-  cpuPerVideoConsumer: 0.15,
+  cpuPerAudioConsumer: 0.12,
+  cpuPerVideoConsumer: 0.25,
   cpuPerTransport: 0.02,
 };
 
