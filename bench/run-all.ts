@@ -81,7 +81,8 @@ const PARTS: Part[] = [
     name: 'pipeline',
     script: 'bench/pipeline.ts',
     args: ['--minutes', '20', '--cpu-window', '300', '--baseline', '60'],
-    quickArgs: ['--minutes', '3', '--cpu-window', '60', '--baseline', '20'],
+    // 6 minutes: transcription starts after the baseline, and one full 5-minute batch gives the RTF.
+    quickArgs: ['--minutes', '6', '--cpu-window', '60', '--baseline', '20'],
     summarize: (r) => [
       `pipeline: CPU per tapped stream ${Number(get(r, 'cpu', 'perStreamPercent')).toFixed(2)} % of a core; whisper-api RTF median ${get(r, 'stt', 'rtfMedian')}; lecture end → summary ${get(r, 'lectureEndToSummarySeconds')} s`,
     ],
