@@ -84,6 +84,7 @@ import { parseArgs } from 'node:util';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { opusRtpParameters, type OwnedProcess } from '@lectern/testkit';
+import { round } from './lib/stats.js';
 import { AUDIO, CLIP_SECONDS, prepareMedia, sendRtp, VIDEO, vp8RtpParameters, type MediaFiles } from './lib/media.js';
 import { UdpCountingSink, type UdpSinkCounts, type UdpSinkEngine } from './lib/udp-sink.js';
 import {
@@ -231,7 +232,6 @@ const DEFAULTS = {
 
 // ------------------------------------------------------------------ helpers
 
-const round = (x: number, digits = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x);
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);

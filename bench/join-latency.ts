@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import type { types as ms } from 'mediasoup';
 import { RoomManager, type PeerContext, type PeerRole } from '@lectern/server-sdk';
 import { RoomTestPeer, waitFor, workerTotals, type RequestFn } from '@lectern/testkit';
+import { percentile } from './lib/stats.js';
 
 // ------------------------------------------------------------------ options
 
@@ -72,13 +73,6 @@ interface Summary {
   p95: number;
   max: number;
   mean: number;
-}
-
-/** Nearest-rank percentile (p95 of 50 samples is the 48th smallest). */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1]!;
 }
 
 function summarize(values: number[]): Summary {

@@ -43,6 +43,7 @@ import { DEFAULT_MEDIA_CODECS, RoomManager } from '@lectern/server-sdk';
 import { opusRtpParameters, startProcess, type OwnedProcess } from '@lectern/testkit';
 import { AUDIO, lecturerOverPlainRtp, plainStudent, prepareMedia, SRTP_SUITE as SUITE, sendMedia, srtpKey, vp8RtpParameters, type BenchCall, type MediaFiles } from './lib/media.js';
 import { processCpuSeconds } from './lib/proc-stat.js';
+import { percentile, producedPackets, round, workerCpuSeconds } from './lib/stats.js';
 import { UdpCountingSink } from './lib/udp-sink.js';
 
 const { values: args } = parseArgs({
@@ -157,17 +158,6 @@ async function sdkSide(media: MediaFiles, procs: OwnedProcess[]): Promise<Side> 
   };
 }
 
-async function cpuSeconds(worker: types.Worker): Promise<number> {
-  const u = await worker.getResourceUsage();
-  return (u.ru_utime + u.ru_stime) / 1000;
-}
-
-async function producerPackets(side: Side): Promise<number> {
-  let n = 0;
-  for (const p of side.producers) for (const s of await p.getStats()) n += s.packetCount;
-  return n;
-}
-
 interface Snapshot {
   at: number;
   cpu: number;
@@ -177,7 +167,7 @@ interface Snapshot {
 }
 
 async function snapshot(side: Side): Promise<Snapshot> {
-  const [cpu, sent, sinkCpu] = await Promise.all([cpuSeconds(side.worker), producerPackets(side), side.sink.cpuSeconds()]);
+  const [cpu, sent, sinkCpu] = await Promise.all([workerCpuSeconds(side.worker), producedPackets(side.producers), side.sink.cpuSeconds()]);
   return { at: performance.now(), cpu, sent, received: side.sink.read(), sinkCpu: sinkCpu.reduce((a, b) => a + b, 0) };
 }
 
@@ -207,10 +197,8 @@ function figures(a: Snapshot, b: Snapshot): WindowFigures {
 
 function quantiles(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => round(s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN, 3);
-  return { median: at(0.5), p95: at(0.95), min: round(s[0] ?? NaN, 3), max: round(s.at(-1) ?? NaN, 3) };
+  return { median: round(percentile(s, 50), 3), p95: round(percentile(s, 95), 3), min: round(s[0] ?? NaN, 3), max: round(s.at(-1) ?? NaN, 3) };
 }
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 interface SessionResult {

@@ -19,6 +19,7 @@ import { RoomManager } from '@lectern/server-sdk';
 import type { OwnedProcess } from '@lectern/testkit';
 import { lecturerOverPlainRtp, plainStudent, prepareMedia, type BenchCall } from './lib/media.js';
 import { processCpuSeconds } from './lib/proc-stat.js';
+import { percentile, producedPackets, round, workerCpuSeconds } from './lib/stats.js';
 import { UdpCountingSink } from './lib/udp-sink.js';
 
 const { values: args } = parseArgs({
@@ -38,7 +39,6 @@ const CONCURRENCY = Number(args.concurrency);
 const WINDOW = Number(args.window);
 const log = (...a: unknown[]) => console.error(`[sharding ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (x: number) => Math.round(x * 100) / 100;
 
 export async function runSharding() {
   const manager = await RoomManager.create({
@@ -84,13 +84,8 @@ export async function runSharding() {
     const room = manager.getRoom(roomId)!;
     await sleep(3_000);
     const producers = lecturer.producerIds.map((id) => room.producerMedia(id)!.producer);
-    const produced = async () => {
-      let n = 0;
-      for (const p of producers) for (const s of await p.getStats()) n += s.packetCount;
-      return n;
-    };
-    const cpu0 = await Promise.all(manager.pool.workers.map(async (s) => cpu(await s.worker.getResourceUsage())));
-    const in0 = await produced();
+    const cpu0 = await Promise.all(manager.pool.workers.map((s) => workerCpuSeconds(s.worker)));
+    const in0 = await producedPackets(producers);
     const p0 = sinks.read();
     const sink0 = await sinks.cpuSeconds();
     const ffmpeg0 = await Promise.all(procs.map((p) => processCpuSeconds(p.child.pid!)));
@@ -98,12 +93,12 @@ export async function runSharding() {
     const t0 = performance.now();
     await sleep(WINDOW * 1000);
     const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = await Promise.all(manager.pool.workers.map(async (s) => cpu(await s.worker.getResourceUsage())));
+    const cpu1 = await Promise.all(manager.pool.workers.map((s) => workerCpuSeconds(s.worker)));
     const packetsPerSecond = UdpCountingSink.delta(p0, sinks.read()).rtp / seconds;
     const sinkCpu = (await sinks.cpuSeconds()).map((c, i) => round(((c - sink0[i]!) / seconds) * 100));
     const ffmpegCpu = (await Promise.all(procs.map((p) => processCpuSeconds(p.child.pid!)))).map((c, i) => round(((c - ffmpeg0[i]!) / seconds) * 100));
     const self = process.cpuUsage(self0);
-    const inPerSecond = ((await produced()) - in0) / seconds;
+    const inPerSecond = ((await producedPackets(producers)) - in0) / seconds;
     const stats = room.stats();
     const sorted = [...times].sort((x, y) => x - y);
     const result = {
@@ -114,7 +109,7 @@ export async function runSharding() {
       workers: WORKERS,
       concurrency: CONCURRENCY,
       joinAllSeconds: round(joinAllMs / 1000),
-      setupMs: { median: round(sorted[Math.floor(sorted.length / 2)]!), p95: round(sorted[Math.ceil(sorted.length * 0.95) - 1]!) },
+      setupMs: { median: round(sorted[Math.floor(sorted.length / 2)]!), p95: round(percentile(sorted, 95)) },
       routers: stats.routers.map((r) => ({ workerPid: r.workerPid, transports: r.transports })),
       pipes: stats.pipes,
       pipeTransports: [...pipeTransports].filter((t) => !t.closed).length,
@@ -135,7 +130,6 @@ export async function runSharding() {
   }
 }
 
-const cpu = (u: types.WorkerResourceUsage) => (u.ru_utime + u.ru_stime) / 1000;
 
 runSharding().then(
   (r) => {
