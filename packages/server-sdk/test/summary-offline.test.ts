@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from '@lectern/testkit/random';
 import type { TranscriptEntry } from '../src/transcription/store/transcript-store.js';
 import { OfflineSummarizer, coveredSeconds, emptySummary } from '../src/transcription/summary/offline-summarizer.js';
 
@@ -71,17 +72,6 @@ function topicsOf(keyPoints: string[]): Set<string> {
 /** Normalises whitespace so a key point can be found in the source text. */
 const squash = (text: string) => text.replace(/\s+/gu, ' ').trim();
 
-/** Deterministic PRNG (mulberry32) for the synthetic long lecture. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** ~2 hours of speech: ~20 000 words in ~1500 sentences over 12 drifting topics, entries of ~11 words. */
 function twoHourLecture(): TranscriptEntry[] {

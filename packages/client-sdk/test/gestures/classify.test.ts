@@ -14,7 +14,8 @@ import {
   type GestureName,
   type GestureRecording,
 } from '../../src/gestures/index.js';
-import { POSES, poseHand, prng } from './hand-model.js';
+import { prng } from '@lectern/testkit/random';
+import { POSES, poseHand } from './hand-model.js';
 import { buildFixtures } from './make-fixtures.js';
 
 const FIXTURE_DIR = new URL('./fixtures/', import.meta.url);

@@ -17,6 +17,7 @@
 // hand labelled 'Right', palm to the camera and fingers up, has its thumb on the
 // image's left. 'Left' hands are built as 'Right' ones and mirrored in x.
 
+import { prng } from '@lectern/testkit/random';
 import type { DetectedHand, Handedness } from '../../src/gestures/index.js';
 
 export type V3 = [number, number, number];
@@ -159,18 +160,6 @@ function rotX(v: V3, a: number): V3 {
   const c = Math.cos(a);
   const s = Math.sin(a);
   return [v[0], v[1] * c - v[2] * s, v[1] * s + v[2] * c];
-}
-
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Poses and places a hand: the {@link DetectedHand} MediaPipe would report for it. */
