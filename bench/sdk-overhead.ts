@@ -308,15 +308,17 @@ export async function runSdkOverhead() {
       return ws.length === 0 ? null : { ratio: round(geomean(ws.map((w) => w.ratio)), 4), windows: ws.length };
     };
     const total = (t: 'raw' | 'sdk') => mean(windows.map((w) => w[t].workerCpuPercent));
-    // Balanced: each build order weighs the same, whatever the number of rounds.
-    const orders = [byOrder('raw'), byOrder('sdk')].filter((o) => o !== null);
-    const balanced = geomean(orders.map((o) => o.ratio));
-    const balancedPerPacket = geomean(
-      (['raw', 'sdk'] as const)
-        .map((f) => sessions.filter((x) => x.firstBuilt === f).flatMap((x) => x.windows.map((w) => w.ratioPerPacket)))
-        .filter((xs) => xs.length > 0)
-        .map(geomean),
-    );
+    // Balanced: every combination of build order and CPUs weighs the same, whatever
+    // the number of rounds (geometric mean of each combination's geometric mean).
+    const combinations = new Map<string, SessionResult[]>();
+    for (const x of sessions) {
+      const key = `${x.firstBuilt}/${x.cpus?.raw ?? '-'}`;
+      combinations.set(key, [...(combinations.get(key) ?? []), x]);
+    }
+    const balancedRatio = (pick: (w: SessionResult['windows'][number]) => number) =>
+      geomean([...combinations.values()].map((group) => geomean(group.flatMap((x) => x.windows.map(pick)))));
+    const balanced = balancedRatio((w) => w.ratio);
+    const balancedPerPacket = balancedRatio((w) => w.ratioPerPacket);
     const qRaw = quantiles(setupRaw);
     const qSdk = quantiles(setupSdk);
     return {
@@ -331,7 +333,7 @@ export async function runSdkOverhead() {
       workerCpu: {
         raw: round(total('raw')),
         sdk: round(total('sdk')),
-        /** sdk/raw, both build orders weighted equally (geometric mean of per-window ratios). */
+        /** sdk/raw, every build order × CPU combination weighted equally (geometric mean of per-window ratios). */
         ratio: round(balanced, 4),
         extraPercent: round((balanced - 1) * 100),
         perPacketExtraPercent: round((balancedPerPacket - 1) * 100),
