@@ -374,7 +374,7 @@ runSdkOverhead().then(
       const sign = (x: number) => (x >= 0 ? `+${x}` : String(x));
       console.log(`consumer peers per side   ${r.consumers} (audio + video each), SRTP ${r.srtp}${r.control ? '   CONTROL RUN: "sdk" is a second raw topology' : ''}`);
       console.log(`worker CPU (mean)         raw ${w.raw} %   sdk ${w.sdk} %`);
-      console.log(`  sdk/raw, orders balanced ×${w.ratio} → ${sign(w.extraPercent)} % (per forwarded packet ${sign(w.perPacketExtraPercent)} %; target ≤ 3 %)`);
+      console.log(`  sdk/raw, balanced       ×${w.ratio} → ${sign(w.extraPercent)} % (per forwarded packet ${sign(w.perPacketExtraPercent)} %; target ≤ 3 %)`);
       console.log(`  per round               ${w.sessionRatios.map((x) => `×${x}`).join(' ')} (standard error ±${w.standardErrorPercent} %)`);
       console.log(`  by build order          raw first ×${w.byBuildOrder.rawFirst?.ratio ?? '-'}, sdk first ×${w.byBuildOrder.sdkFirst?.ratio ?? '-'}; windows min ×${w.windowRatios.min} max ×${w.windowRatios.max}`);
       console.log(`setup per peer (median)   raw ${r.setupMs.raw.median} ms  sdk ${r.setupMs.sdk.median} ms → ${sign(r.setupMs.extraMs)} ms, paired median ${sign(r.setupMs.pairedDifference.median)} ms (target ≤ 1 ms)`);
