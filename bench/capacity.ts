@@ -1,6 +1,6 @@
 // SFU capacity curve of ONE mediasoup worker, raw mediasoup (no Lectern SDK).
 //
-//   node --conditions=lectern-source --import tsx bench/capacity.ts \
+//   bash scripts/run.sh bench/capacity.ts \
 //     [--modes audio,audio-srtp,video,video-srtp] [--audio-n 100,200,...,6400]
 //     [--video-n 25,50,...,3200] [--window 10] [--settle 4] [--stop-cpu 95]
 //     [--stop-loss 5] [--max-other 20] [--retries 2] [--sink recvmmsg|node] [--sink-units 2] [--sink-sockets 2] [--json]
@@ -210,7 +210,7 @@ const SWEEP_CONCURRENCY = 500;
 /** Wait after pausing the producer for datagrams in flight to reach the sinks. */
 const DRAIN_MS = 300;
 
-const MEDIA_CODECS: types.RtpCodecCapability[] = [
+const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
 ];

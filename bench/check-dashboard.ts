@@ -1,6 +1,6 @@
 // Checks examples/grafana/lectern-dashboard.json against what the server SDK really exports.
 //
-//   node --conditions=lectern-source --import tsx bench/check-dashboard.ts [--live] [--file path]
+//   bash scripts/run.sh bench/check-dashboard.ts [--live] [--file path]
 //
 // 1. The JSON parses and is a well-formed dashboard: schemaVersion, the
 //    DS_PROMETHEUS datasource variable, every query on ${DS_PROMETHEUS}, unique

@@ -2,7 +2,7 @@
 // client SDK's MediaPipeHandsDetector + GestureRecognizer on a camera track, in
 // headless Debian Chromium (CPU only: --disable-gpu, WebGL on SwiftShader).
 //
-//   node --conditions=lectern-source --import tsx bench/gesture-fps.ts [--seconds 20]
+//   bash scripts/run.sh bench/gesture-fps.ts [--seconds 20]
 //        [--models lite,full] [--repeat 1] [--source camera,synthetic] [--loader script|import] [--raw] [--json]
 //
 // A local http server on 127.0.0.1 serves node_modules/@mediapipe/hands/ at
@@ -287,7 +287,7 @@ async function main(): Promise<void> {
 
   const out = {
     date: new Date().toISOString(),
-    command: `node --conditions=lectern-source --import tsx bench/gesture-fps.ts --seconds ${seconds} --models ${models.join(',')} --repeat ${repeat} --source ${sources.join(',')} --loader ${loader}${args.raw ? ' --raw' : ''}`,
+    command: `bash scripts/run.sh bench/gesture-fps.ts --seconds ${seconds} --models ${models.join(',')} --repeat ${repeat} --source ${sources.join(',')} --loader ${loader}${args.raw ? ' --raw' : ''}`,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadavg: os.loadavg() },
     chromium: version,
     flags: 'headless, --disable-gpu (WebGL2 on SwiftShader), fake camera',

@@ -1,7 +1,7 @@
 // Join + consume latency of a Lectern room, and the pipe transports room sharding creates.
 //
 //   npm run bench:join -- [--peers 50] [--workers N] [--max-transports 20] [--json]
-//   node --conditions=lectern-source --import tsx bench/join-latency.ts --peers 50
+//   bash scripts/run.sh bench/join-latency.ts --peers 50
 //
 // Part 1: one RoomManager (numWorkers = cores unless --workers), one room, one
 // lecturer (a real WebRTC peer sending FFmpeg's Opus sine), then --peers students
@@ -118,7 +118,7 @@ class MediasoupCounter {
         this.routersCreated += 1;
         router.observer.on('newtransport', (transport) => {
           this.routerOf.set(transport.id, router.id);
-          const pipe = transport.constructor.name === 'PipeTransport';
+          const pipe = transport.type === 'pipe';
           if (pipe) {
             this.pipeTransportsCreated += 1;
             this.pipeTransportsLive += 1;

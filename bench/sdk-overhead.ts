@@ -1,7 +1,7 @@
 // SDK overhead against raw mediasoup: the same topology built twice in one run and
 // measured side by side.
 //
-//   node --conditions=lectern-source --import tsx bench/sdk-overhead.ts [--consumers 200] [--window 10] [--windows 3] [--rounds 8] [--warmup 40] [--no-srtp] [--control] [--no-pin] [--json]
+//   bash scripts/run.sh bench/sdk-overhead.ts [--consumers 200] [--window 10] [--windows 3] [--rounds 8] [--warmup 40] [--no-srtp] [--control] [--no-pin] [--json]
 //
 // Topology (×2): one router on one worker; a lecturer producing Opus (48 kbit/s) and VP8
 // (1 Mbit/s) from pre-encoded files that FFmpeg loops with `-c copy` into comedia

@@ -1,7 +1,7 @@
 // Router sharding at lecture scale: 1 lecturer + 300 students, maxTransportsPerRouter
 // 100, over 2 workers, through RoomManager.handle() like any host.
 //
-//   node --conditions=lectern-source --import tsx bench/sharding.ts [--students 300] [--max-transports 100]
+//   bash scripts/run.sh bench/sharding.ts [--students 300] [--max-transports 100]
 //        [--workers 2] [--concurrency 10] [--window 15] [--json]
 //
 // The lecturer produces Opus 48 kbit/s + VP8 1 Mbit/s from FFmpeg into comedia plain
@@ -51,7 +51,7 @@ export async function runSharding() {
   for (const slot of manager.pool.workers) {
     slot.worker.observer.on('newrouter', (router) =>
       router.observer.on('newtransport', (t) => {
-        if (t.constructor.name === 'PipeTransport') pipeTransports.add(t);
+        if (t.type === 'pipe') pipeTransports.add(t);
       }),
     );
   }

@@ -5,13 +5,14 @@
 #
 #   1. Debian packages   build tools + libraries for the mediasoup worker, ffmpeg,
 #                        redis-server, flite, sox, chromium
-#   2. npm install       the workspaces (mediasoup's worker build deferred to 3.)
-#   3. mediasoup worker  kept / restored from cache / prebuilt / built from source
-#   4. TypeScript build  every package to dist/ (incremental)
-#   5. whisper-api       its Python virtual environment and the default model
+#   2. Node.js >= 22     the system's, or Node 24 LTS installed into .tools/node
+#   3. npm install       the workspaces (mediasoup's worker build deferred to 4.)
+#   4. mediasoup worker  kept / restored from cache / prebuilt / built from source
+#   5. TypeScript build  every package to dist/ (incremental)
+#   6. whisper-api       its Python virtual environment and the default model
 #
 # Knobs: LECTERN_SKIP_APT=1 (packages are managed elsewhere),
-#        LECTERN_SKIP_PYTHON=1 (no whisper-api), LECTERN_MEDIASOUP_BUILD=system.
+#        LECTERN_SKIP_PYTHON=1 (no whisper-api), LECTERN_MEDIASOUP_BUILD=source.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,9 +24,9 @@ step() { log "$1 ($(( $(date +%s) - t0 )) s)"; }
 
 # --- 1. Debian packages -----------------------------------------------------------
 APT_PACKAGES=(
-  # mediasoup worker built against system libraries (scripts/lib/mediasoup-worker.sh)
-  g++ make pkg-config python3-pip libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
-  libflatbuffers-dev flatbuffers-compiler
+  # mediasoup worker built from source (scripts/lib/mediasoup-worker.sh): Debian's
+  # OpenSSL, libuv and abseil; libsrtp, flatbuffers, unordered_dense from third_party/
+  g++ make cmake pkg-config python3-pip libssl-dev libuv1-dev libabsl-dev
   # media, speech, storage, browser
   ffmpeg redis-server flite sox chromium
   # whisper-api's virtual environment
@@ -49,33 +50,38 @@ if [ "${LECTERN_SKIP_APT:-0}" != "1" ]; then
     step "Debian packages present"
   fi
 fi
-for cmd in node npm python3 ffmpeg ffprobe redis-server flite sox; do
+for cmd in npm python3 ffmpeg ffprobe redis-server flite sox; do
   command -v "$cmd" >/dev/null || die "$cmd not found"
 done
-node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "Node >= 20 required"
 
-# --- 2. npm workspaces ------------------------------------------------------------
+# --- 2. Node.js >= 22 ---------------------------------------------------------------
+step "Node.js"
+bash scripts/lib/node.sh
+source scripts/lib/node-env.sh
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' || die "Node >= 22 required"
+
+# --- 3. npm workspaces ------------------------------------------------------------
 # Skip npm when node_modules already matches the lockfile. The worker build is
 # deferred (MEDIASOUP_WORKER_BIN is only honoured by mediasoup's postinstall here)
-# so step 3 can choose how to get it; a plain `npm install` elsewhere still runs
+# so step 4 can choose how to get it; a plain `npm install` elsewhere still runs
 # mediasoup's normal postinstall (prebuilt download).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
-   || [ -n "$(find . -name package.json -path './packages/*' -newer node_modules/.package-lock.json -not -path '*/node_modules/*' 2>/dev/null | head -1)" ]; then
+   || [ -n "$(find package.json packages examples -name package.json -not -path '*/node_modules/*' -newer node_modules/.package-lock.json 2>/dev/null | head -1)" ]; then
   step "npm install"
   MEDIASOUP_WORKER_BIN=__deferred_by_lectern_setup__ npm install --no-audit --no-fund --loglevel=error
 else
   step "node_modules up to date"
 fi
 
-# --- 3. mediasoup worker ----------------------------------------------------------
+# --- 4. mediasoup worker ----------------------------------------------------------
 step "mediasoup worker"
 bash scripts/lib/mediasoup-worker.sh
 
-# --- 4. TypeScript build ----------------------------------------------------------
+# --- 5. TypeScript build ----------------------------------------------------------
 step "building packages (tsc -b)"
 npm run --silent build
 
-# --- 5. whisper-api ---------------------------------------------------------------
+# --- 6. whisper-api ---------------------------------------------------------------
 if [ "${LECTERN_SKIP_PYTHON:-0}" != "1" ]; then
   step "whisper-api virtual environment"
   bash python/whisper-api/setup.sh

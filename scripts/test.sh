@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test against real parts (expects scripts/setup.sh to have run; `npm test`
-# does both): the TypeScript type check, the TypeScript tests (node's test runner,
-# sources run through tsx with the `lectern-source` export condition), then the
-# whisper-api pytest suite. Ends with one summary line: "N passed, N failed".
+# does both): the TypeScript type check, mediasoup's own test suite against the
+# installed worker, the TypeScript tests (node's test runner, sources run through tsx
+# with the `lectern-source` export condition), then the whisper-api pytest suite.
+# Ends with one summary line: "N passed, N failed".
 #
 #   bash scripts/test.sh [test files or dirs...]   (default: everything)
 # Knobs: LECTERN_SKIP_PYTHON=1, LECTERN_TEST_CONCURRENCY (default 1 file at a time).
@@ -10,6 +11,7 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/lib/node-env.sh
 OUT="$ROOT/test-output"
 mkdir -p "$OUT"
 log() { printf '\033[1;32m[test]\033[0m %s\n' "$*"; }
@@ -20,6 +22,9 @@ count() { # $1 = regex with one number group, $2 = file
   grep -oE "$1" "$2" | grep -oE '[0-9]+' | tail -1
 }
 
+ms_dir="$(node scripts/lib/mediasoup-dir.mjs || true)"
+log "Node $(node -v) ($(command -v node)), mediasoup $(node -p "require('$ms_dir/package.json').version" 2>/dev/null || echo '?'), worker: $(cat "$ms_dir/worker/out/Release/lectern-build.json" 2>/dev/null || echo '?')"
+
 log "type check (tsc --noEmit)"
 if npx --no-install tsc -p tsconfig.json; then
   passed=$((passed + 1))
@@ -27,10 +32,21 @@ else
   failed=$((failed + 1)); log "type check FAILED"
 fi
 
+if [ "$#" -eq 0 ]; then
+  log "mediasoup's own test suite against the installed worker"
+  bash scripts/lib/mediasoup-suite.sh 2>&1 | tee "$OUT/mediasoup-suite.log"
+  ms_rc=${PIPESTATUS[0]}
+  # jest: "Tests:       1 failed, 201 passed, 202 total"
+  line="$(grep -E '^Tests:' "$OUT/mediasoup-suite.log" | tail -1)"
+  p=$(count '[0-9]+ passed' <(echo "$line")); f=$(count '[0-9]+ failed' <(echo "$line"))
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "$ms_rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); log "mediasoup's suite exited $ms_rc"; fi
+fi
+
 if [ "$#" -gt 0 ]; then
   ts_files=("$@")
 else
-  mapfile -t ts_files < <(find packages examples -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+  mapfile -t ts_files < <(find test packages examples -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
 log "TypeScript tests: ${#ts_files[@]} files"
 node --conditions=lectern-source --import tsx --test \

@@ -2,7 +2,7 @@
 // redis-server is installed (the memory store otherwise), and the lecture app,
 // then prints the URL. Open it twice: once as the lecturer, once as a student.
 //
-//   node --conditions=lectern-source --import tsx examples/lecture-app/server/main.ts [--port 3000]
+//   bash scripts/run.sh examples/lecture-app/server/main.ts [--port 3000]
 //   WHISPER_URL=http://... REDIS_URL=redis://... to use running services instead.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -655,7 +655,8 @@ export class LectureClient extends EventEmitter<Listeners> {
     try {
       const { routerRtpCapabilities } = await this.request('getRouterRtpCapabilities', {});
       this.assertGeneration(generation);
-      const device = this.options.handlerFactory ? new Device({ handlerFactory: this.options.handlerFactory }) : new Device();
+      // Device.factory() detects the browser's handler more reliably than the constructor.
+      const device = await Device.factory(this.options.handlerFactory ? { handlerFactory: this.options.handlerFactory } : {});
       try {
         await device.load({ routerRtpCapabilities });
       } catch (error) {
@@ -1237,7 +1238,8 @@ export class LectureClient extends EventEmitter<Listeners> {
 
   private async request<M extends RequestMethod>(method: M, data: RequestMap[M]): Promise<ResponseMap[M]> {
     try {
-      return await this.requestFn<ResponseMap[M]>(method, data);
+      // The server's request API answers `method` with ResponseMap[method].
+      return (await this.requestFn(method, data)) as ResponseMap[M];
     } catch (error) {
       throw LecternClientError.from(error, method);
     }

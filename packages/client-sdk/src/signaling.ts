@@ -12,4 +12,4 @@
  * with the same `code`; a rejection without a code (socket closed, host
  * timeout) becomes `SIGNALING_FAILED`.
  */
-export type SignalingRequest = <TResponse = unknown>(method: string, data: unknown) => Promise<TResponse>;
+export type SignalingRequest = (method: string, data: unknown) => Promise<unknown>;

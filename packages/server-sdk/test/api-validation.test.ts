@@ -3,7 +3,7 @@
 // The API is driven with plain JSON, as a host's signaling would; no WebRTC client.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ErrorCode, LecternError, RoomManager, requestMethods, type PeerContext } from '@lectern/server-sdk';
+import { ErrorCode, LecternError, RoomManager, requestMethods, type PeerContext, type RequestData } from '@lectern/server-sdk';
 import { workerTotals } from './helpers.js';
 
 const ROOM = 'validation';
@@ -829,7 +829,9 @@ test('the manager still works: a newcomer joins, consumes the lecturer and leave
   const newcomer: PeerContext = { roomId: ROOM, peerId: 'newcomer', role: 'student' };
   const { routerRtpCapabilities } = await manager.request(newcomer, 'getRouterRtpCapabilities', {});
   const start = snapshot();
-  const joined = await manager.request(newcomer, 'join', { rtpCapabilities: routerRtpCapabilities });
+  // mediasoup types codec parameters as unknown values; the wire schema admits strings and numbers.
+  const rtpCapabilities = routerRtpCapabilities as RequestData<'join'>['rtpCapabilities'];
+  const joined = await manager.request(newcomer, 'join', { rtpCapabilities });
   assert.ok(joined.producers.some((p) => p.producerId === ids.mic));
   await manager.request(newcomer, 'createWebRtcTransport', { direction: 'recv' });
   const consumer = await manager.request(newcomer, 'consume', { producerId: ids.mic });

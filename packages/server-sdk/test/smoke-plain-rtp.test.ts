@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as mediasoup from 'mediasoup';
 import { opusRtpParameters, sendOpusRtp } from '@lectern/testkit';
-import { DEFAULT_MEDIA_CODECS, isSupportedMediasoupVersion } from '@lectern/server-sdk';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_MEDIA_CODECS, isSupportedMediasoupVersion, SUPPORTED_MEDIASOUP_RANGE } from '@lectern/server-sdk';
 
 let worker: mediasoup.types.Worker;
 
@@ -15,8 +16,12 @@ after(() => worker.close());
 
 test('the installed mediasoup is a supported version', () => {
   assert.ok(isSupportedMediasoupVersion(), `mediasoup ${mediasoup.version}`);
-  assert.equal(isSupportedMediasoupVersion('3.13.15'), false);
+  assert.equal(isSupportedMediasoupVersion('3.13.16'), false);
+  assert.equal(isSupportedMediasoupVersion('3.27.0'), false);
+  assert.equal(isSupportedMediasoupVersion('3.27.1'), true);
   assert.equal(isSupportedMediasoupVersion('4.0.0'), false);
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  assert.equal(pkg.peerDependencies.mediasoup, SUPPORTED_MEDIASOUP_RANGE, 'the runtime check and the peer range agree');
 });
 
 test('FFmpeg Opus RTP reaches a producer on a 127.0.0.1 PlainTransport', async () => {

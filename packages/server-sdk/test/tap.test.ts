@@ -82,7 +82,7 @@ test('records a producer into WAV segments on the lecture timeline, transport on
   const { producer, sender, transport } = await liveProducer();
   const plains: mediasoup.types.PlainTransport[] = [];
   const onTransport = (t: mediasoup.types.Transport) => {
-    if (t.constructor.name === 'PlainTransport' && t !== transport) plains.push(t as mediasoup.types.PlainTransport);
+    if (t.type === 'plain' && t !== transport) plains.push(t as mediasoup.types.PlainTransport);
   };
   router.observer.on('newtransport', onTransport);
   const tap = new AudioTap(router, producer, 'lecturer:microphone', dir, lectureStart, settings());

@@ -47,13 +47,21 @@ export class TestWebRtcPeer {
 
   static async create(routerRtpCapabilities: unknown): Promise<TestWebRtcPeer> {
     // werift needs its own codec list; classes come from msc-node's werift copy
-    // (a second werift copy would break instanceof checks inside it).
-    const device = new Device({
-      codecs: {
-        audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
-        video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000 })],
+    // (a second werift copy would break instanceof checks inside it). That copy is
+    // werift 0.25 (the root package.json overrides msc-node's ^0.18): werift 0.18
+    // sends no RFC 7675 consent checks to an ICE-lite server, so mediasoup 3.27,
+    // which expects them (iceConsentTimeout, 30 s), stopped its media after 30 s.
+    // The handler is named: Node >= 21 has a global `navigator` ("Node.js/24"),
+    // which msc-node's device detection takes for an unsupported browser.
+    const device = new Device(
+      {
+        codecs: {
+          audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+          video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000 })],
+        },
       },
-    });
+      { handlerName: 'werift' },
+    );
     await device.load({ routerRtpCapabilities: routerRtpCapabilities as client.RtpCapabilities });
     return new TestWebRtcPeer(device);
   }

@@ -1,6 +1,6 @@
 // Writes the gesture fixtures (fixtures/*.json) from the skeletal hand model.
 //
-//   node --conditions=lectern-source --import tsx packages/client-sdk/test/gestures/make-fixtures.ts
+//   bash scripts/run.sh packages/client-sdk/test/gestures/make-fixtures.ts
 //
 // The fixtures are AUTHORED, not recorded: no image or video of a hand exists on the
 // build machine (and there is no internet), so MediaPipe could not be run on a real

@@ -4,7 +4,7 @@
 // hand model (hand-model.ts) posed like each authored fixture (make-fixtures.ts), and
 // writes what MediaPipe reports to fixtures/recorded/<name>.json.
 //
-//   node --conditions=lectern-source --import tsx packages/client-sdk/test/gestures/record-fixtures.ts
+//   bash scripts/run.sh packages/client-sdk/test/gestures/record-fixtures.ts
 //
 // No photo or video of a real hand exists on the build machine, so the image is a
 // rendering (render-hand.ts: skin-coloured capsules per bone, a palm polygon and a

@@ -82,14 +82,14 @@ function connect(url: string, onNotification: (name: string, data: unknown) => v
     for (const p of pending.values()) p.reject(new Error('signaling closed'));
     pending.clear();
   });
-  const request: SignalingRequest = <T>(method: string, data: unknown) =>
-    new Promise<T>((resolve, reject) => {
+  const request: SignalingRequest = (method: string, data: unknown) =>
+    new Promise<unknown>((resolve, reject) => {
       if (socket.readyState !== WebSocket.OPEN) {
         reject(new Error('signaling closed'));
         return;
       }
       const id = nextId++;
-      pending.set(id, { resolve: resolve as (d: unknown) => void, reject });
+      pending.set(id, { resolve, reject });
       socket.send(JSON.stringify({ id, method, data }));
     });
   return new Promise((resolve, reject) => {

@@ -123,7 +123,6 @@ export function recordingHandlerFactory(): { factory: types.HandlerFactory; hand
     factory: {
       name: base.name,
       getNativeRtpCapabilities: (options) => base.getNativeRtpCapabilities(options),
-      getNativeSctpCapabilities: () => base.getNativeSctpCapabilities(),
       factory: (options) => {
         const handler = base.factory(options) as FakeHandler;
         handlers.push(handler);

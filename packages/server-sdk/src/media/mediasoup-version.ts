@@ -1,8 +1,11 @@
 import { version as installedVersion } from 'mediasoup';
 import semver from 'semver';
 
-/** The mediasoup versions Lectern is built and tested against (the peer dependency range). */
-export const SUPPORTED_MEDIASOUP_RANGE = '>=3.13.16 <4';
+/**
+ * The mediasoup versions Lectern is built and tested against: the package's
+ * peerDependencies range (a test keeps the two equal).
+ */
+export const SUPPORTED_MEDIASOUP_RANGE = '>=3.27.1 <4';
 
 /**
  * Whether `version` (default: the installed mediasoup) is in

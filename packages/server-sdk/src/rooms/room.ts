@@ -1,4 +1,4 @@
-import type { types } from 'mediasoup';
+import { errors as mediasoupErrors, type types } from 'mediasoup';
 import { ErrorCode, forbidden, invalidState, LecternError, notFound } from '../errors.js';
 import type { RequestData } from '../api/schemas.js';
 import type { ResponseMap } from '../api/responses.js';
@@ -673,9 +673,8 @@ export class Room extends TypedEmitter<RoomEvents> {
    * Order: a router below `maxTransportsPerRouter` whose worker has headroom; else
    * a new router on a worker that hosts none of this room's routers; else (every
    * worker already hosts one) the least-filled router with headroom, past the
-   * soft limit. A room never has two routers on one worker: a piped producer
-   * keeps its id, which must be unique per worker in mediasoup 3.13, and a second
-   * router on the same worker would add pipe cost without adding CPU.
+   * soft limit. A room never has two routers on one worker: a worker is one
+   * thread, so a second router there adds pipe cost without adding CPU.
    */
   private reserveTransport(peer: Peer): Promise<RouterShard> {
     return this.placement.run(async () => {
@@ -1000,13 +999,13 @@ function consumerResponse(consumer: types.Consumer, entry: ProducerEntry): Respo
 
 /**
  * mediasoup signals bad parameters with TypeError / UnsupportedError (its own
- * validation, messages safe to show) and a closed object with InvalidStateError.
+ * validation, messages safe to show), an object the worker no longer has with
+ * NotFoundError, and a dead worker's channel with WorkerClosedError.
  */
 function fromMediasoupError(error: unknown, what: string): LecternError {
   if (error instanceof LecternError) return error;
-  const name = error instanceof Error ? error.name : '';
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof TypeError || name === 'UnsupportedError') {
+  if (error instanceof TypeError || error instanceof mediasoupErrors.UnsupportedError) {
     return new LecternError(ErrorCode.INVALID_REQUEST, `${what}: ${message.slice(0, 300)}`, undefined, { cause: error });
   }
   // The worker's RTP listener refuses an SSRC, RID or MID another producer of the
@@ -1014,7 +1013,8 @@ function fromMediasoupError(error: unknown, what: string): LecternError {
   if (/already exists in RTP listener/i.test(message)) {
     return new LecternError(ErrorCode.INVALID_REQUEST, `${what}: ${message.slice(0, 300)}`, undefined, { cause: error });
   }
-  if (name === 'InvalidStateError') {
+  // Our maps answered for the id, so the worker lost it in between: it was closed.
+  if (error instanceof mediasoupErrors.NotFoundError || error instanceof mediasoupErrors.WorkerClosedError) {
     return new LecternError(ErrorCode.CLOSED, `${what}: ${message.slice(0, 300)}`, undefined, { cause: error });
   }
   return new LecternError(ErrorCode.INTERNAL, `${what} failed`, undefined, { cause: error });

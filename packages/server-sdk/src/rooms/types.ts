@@ -19,7 +19,7 @@ export interface RoomOptions {
   /** Joins beyond this get ROOM_FULL. Default 1000. */
   maxPeers: number;
   /** Router codecs. Default {@link DEFAULT_MEDIA_CODECS}. */
-  mediaCodecs: types.RtpCodecCapability[];
+  mediaCodecs: types.RouterRtpCodecCapability[];
   /** Emit `activeSpeaker` from an ActiveSpeakerObserver on each router. Default true. */
   activeSpeaker: boolean;
 }

@@ -75,9 +75,8 @@ export class WorkerLoad {
       router.observer.on('close', () => (this.routers -= 1));
       router.observer.on('newtransport', (transport) => {
         // Pipe transports are counted apart: what they forward is paid for by the
-        // consumers on the receiving router. (mediasoup 3.13 has no transport
-        // type field; its classes keep their names.)
-        if (transport.constructor.name === 'PipeTransport') {
+        // consumers on the receiving router.
+        if (transport.type === 'pipe') {
           this.pipeTransports += 1;
           transport.observer.on('close', () => (this.pipeTransports -= 1));
         } else {
