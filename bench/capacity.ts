@@ -1,9 +1,10 @@
 // SFU capacity curve of ONE mediasoup worker, raw mediasoup (no Lectern SDK).
 //
 //   bash scripts/run.sh bench/capacity.ts \
-//     [--modes audio,audio-srtp,video,video-srtp] [--audio-n 100,200,...,6400]
+//     [--modes audio,audio-srtp,video,video-srtp] [--audio-n 100,200,...,4800,6400]
 //     [--video-n 25,50,...,3200] [--window 10] [--settle 4] [--stop-cpu 95]
-//     [--stop-loss 5] [--max-other 20] [--retries 2] [--sink recvmmsg|node] [--sink-units 2] [--sink-sockets 2] [--json]
+//     [--stop-loss 5] [--max-other 20] [--retries 2] [--sink recvmmsg|node] [--sink-units 2] [--sink-sockets 2]
+//     [--srtp-suite AES_CM_128_HMAC_SHA1_80|AEAD_AES_128_GCM|AEAD_AES_256_GCM] [--json]
 //
 // Per mode (audio|video × plain RTP|SRTP), on a fresh worker:
 //  - one router (Opus + VP8) on ONE worker (mediasoup.createWorker, logLevel warn);
@@ -18,7 +19,7 @@
 //        every 60 frames = 2 s, ~110 packets/s;
 //  - N consumers, each on its OWN PlainTransport (comedia false, rtcpMux) connected
 //    to one of S sink sockets (consumer i → socket i mod S). SRTP modes:
-//    `enableSrtp: true, srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80'` and
+//    `enableSrtp: true, srtpCryptoSuite: <--srtp-suite, default AES_CM_128_HMAC_SHA1_80>` and
 //    `connect({ ip, port, srtpParameters })` with a random key, so every forwarded
 //    packet is encrypted per consumer, as for a WebRTC consumer. Consumer RTP
 //    capabilities: the router's codec for the kind, no header extensions and no
@@ -100,6 +101,8 @@ import {
 // ------------------------------------------------------------------ types
 
 export const CAPACITY_MODES = ['audio', 'audio-srtp', 'video', 'video-srtp'] as const;
+export const SRTP_SUITES = ['AES_CM_128_HMAC_SHA1_80', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'] as const;
+export type SrtpSuite = (typeof SRTP_SUITES)[number];
 export type CapacityMode = (typeof CAPACITY_MODES)[number];
 
 export interface CapacityOptions {
@@ -122,6 +125,12 @@ export interface CapacityOptions {
   /** Sink processes/threads, and sockets in each. */
   sinkUnits?: number;
   sinkSocketsPerUnit?: number;
+  /**
+   * The SRTP suite of the `-srtp` modes. Default AES_CM_128_HMAC_SHA1_80 (what the
+   * earlier figures used); mediasoup's DTLS prefers AEAD_AES_256_GCM, then
+   * AEAD_AES_128_GCM, which is what a WebRTC consumer gets when its browser offers them.
+   */
+  srtpSuite?: SrtpSuite;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -197,6 +206,8 @@ export interface CapacityResult {
   date: string;
   machine: { cpus: number; model: string | undefined; memGiB: number; kernel: string };
   mediasoupVersion: string;
+  /** The suite of the `-srtp` modes. */
+  srtpSuite: SrtpSuite;
   options: Required<Omit<CapacityOptions, 'log' | 'signal'>>;
   sink: { engine: UdpSinkEngine; units: number; sockets: number; recvBufferSize: number };
   modes: CapacityModeResult[];
@@ -209,6 +220,14 @@ const CREATE_CONCURRENCY = 200;
 const SWEEP_CONCURRENCY = 500;
 /** Wait after pausing the producer for datagrams in flight to reach the sinks. */
 const DRAIN_MS = 300;
+/**
+ * A worker far past its limit (e.g. 6400 Opus consumers on one core) falls behind
+ * its ingest socket for good and stops answering its control channel: a request
+ * it has not answered after this long ends the mode with the N marked saturated.
+ */
+const CONTROL_TIMEOUT_MS = 20_000;
+/** Master key + salt length per suite (RFC 3711, RFC 7714). */
+const SRTP_KEY_BYTES: Record<SrtpSuite, number> = { AES_CM_128_HMAC_SHA1_80: 30, AEAD_AES_128_GCM: 28, AEAD_AES_256_GCM: 44 };
 
 const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -217,8 +236,10 @@ const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
 
 const DEFAULTS = {
   modes: [...CAPACITY_MODES] as CapacityMode[],
-  audioN: [100, 200, 400, 800, 1600, 3200, 6400],
-  videoN: [25, 50, 100, 200, 400, 800, 1600, 3200],
+  // A step between the last doublings, so a curve ends in a measured row rather than
+  // at 2× the worker's limit (where it stops answering: see CONTROL_TIMEOUT_MS).
+  audioN: [100, 200, 400, 800, 1600, 3200, 4800, 6400],
+  videoN: [25, 50, 100, 200, 400, 800, 1600, 2400, 3200],
   windowSeconds: 10,
   settleSeconds: 4,
   stopCpuPercent: 95,
@@ -228,6 +249,7 @@ const DEFAULTS = {
   sinkEngine: 'recvmmsg' as UdpSinkEngine,
   sinkUnits: 2,
   sinkSocketsPerUnit: 2,
+  srtpSuite: 'AES_CM_128_HMAC_SHA1_80' as SrtpSuite,
 };
 
 // ------------------------------------------------------------------ helpers
@@ -348,30 +370,48 @@ async function runMode(
         listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
         rtcpMux: true,
         comedia: false,
-        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const } : {}),
+        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: opts.srtpSuite } : {}),
       });
       await transport.connect({
         ip: '127.0.0.1',
         port: sink.ports[index % sink.ports.length]!,
         ...(srtp
-          ? { srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: randomBytes(30).toString('base64') } }
+          ? { srtpParameters: { cryptoSuite: opts.srtpSuite, keyBase64: randomBytes(SRTP_KEY_BYTES[opts.srtpSuite]).toString('base64') } }
           : {}),
       });
       consumers.push(await transport.consume({ producerId: producer.id, rtpCapabilities: caps }));
     };
 
-    const sweep = async (): Promise<{ packets: number }> => {
-      const counts = await mapLimit(consumers, SWEEP_CONCURRENCY, async (c) => {
-        const stats = await c.getStats();
-        return stats.find((s) => s.type === 'outbound-rtp')?.packetCount ?? 0;
+    let currentN = 0;
+    const answered = async <T>(request: Promise<T>, what: string): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`worker saturated at N = ${currentN}: ${what} not answered within ${CONTROL_TIMEOUT_MS / 1000} s`)),
+          CONTROL_TIMEOUT_MS,
+        );
       });
+      try {
+        return await Promise.race([request, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const sweep = async (): Promise<{ packets: number }> => {
+      const counts = await answered(
+        mapLimit(consumers, SWEEP_CONCURRENCY, async (c) => {
+          const stats = await c.getStats();
+          return stats.find((s) => s.type === 'outbound-rtp')?.packetCount ?? 0;
+        }),
+        'the consumers\' getStats',
+      );
       return { packets: counts.reduce((a, b) => a + b, 0) };
     };
 
     const sinkPorts = sink.ports;
     const sample = async (): Promise<Sample> => {
       // Instant readings first, around the worker's reply.
-      const [usage, prod] = await Promise.all([worker.getResourceUsage(), producerStats()]);
+      const [usage, prod] = await answered(Promise.all([worker.getResourceUsage(), producerStats()]), 'getResourceUsage');
       const wall = performance.now();
       const sinkCounts = sink.read();
       const [drops, ffmpegCpu, sinkUnitCpu, selfCpu, ksoftirqdCpu, host] = await Promise.all([
@@ -402,6 +442,7 @@ async function runMode(
     for (const n of nList) {
       if (n <= consumers.length) continue;
       const add = n - consumers.length;
+      currentN = n;
       // The producer is paused while consumers are added and while their stats are
       // swept: a worker at its limit answers requests slowly, and paused counters
       // make the worker-sent vs sink-received comparison exact.
@@ -428,14 +469,14 @@ async function runMode(
         await sleep(DRAIN_MS);
         const sw0 = await sweep();
         const a0 = sink.read();
-        await producer.resume();
+        await answered(producer.resume(), 'producer.resume');
         await sleep(Math.max(opts.settleSeconds, kind === 'video' ? 3 : 0) * 1000);
 
         const s0 = await sample();
         await sleep(opts.windowSeconds * 1000);
         const s1 = await sample();
 
-        await producer.pause();
+        await answered(producer.pause(), 'producer.pause');
         await sleep(DRAIN_MS);
         const a1 = sink.read();
         const sw1 = await sweep();
@@ -515,8 +556,13 @@ async function runMode(
     }
   } catch (error) {
     if (signal?.aborted) throw error;
-    result.error = (error as Error).message;
-    result.stoppedBecause = `error: ${result.error}`;
+    const message = (error as Error).message;
+    if (message.startsWith('worker saturated')) {
+      result.stoppedBecause = message; // the end of the curve, not a failure of the bench
+    } else {
+      result.error = message;
+      result.stoppedBecause = `error: ${message}`;
+    }
     log(`${mode}: ${result.stoppedBecause}`);
   } finally {
     await ffmpeg?.stop('SIGKILL', 1000);
@@ -561,6 +607,7 @@ export async function runCapacity(options: CapacityOptions = {}): Promise<Capaci
     sinkEngine: options.sinkEngine ?? DEFAULTS.sinkEngine,
     sinkUnits: options.sinkUnits ?? DEFAULTS.sinkUnits,
     sinkSocketsPerUnit: options.sinkSocketsPerUnit ?? DEFAULTS.sinkSocketsPerUnit,
+    srtpSuite: options.srtpSuite ?? DEFAULTS.srtpSuite,
   };
   const log = options.log ?? ((line: string) => console.error(`[capacity ${new Date().toISOString().slice(11, 19)}] ${line}`));
   const started = performance.now();
@@ -588,6 +635,7 @@ export async function runCapacity(options: CapacityOptions = {}): Promise<Capaci
         kernel: os.release(),
       },
       mediasoupVersion: mediasoup.version,
+      srtpSuite: opts.srtpSuite,
       options: opts,
       sink: { engine: opts.sinkEngine, units: opts.sinkUnits, sockets: sink.ports.length, recvBufferSize: sink.recvBufferSize },
       modes,
@@ -613,7 +661,7 @@ export function formatCapacity(result: CapacityResult): string {
   for (const m of result.modes) {
     const first = m.rows[0];
     const ingest = first ? ` (ingest ${first.producerPacketsPerSecond} pkt/s, ${Math.round(first.producerBitrate / 1000)} kbit/s)` : '';
-    out.push(`\n${m.mode}: ${m.kind}${m.srtp ? ', SRTP AES_CM_128_HMAC_SHA1_80' : ', plain RTP'} consumers on one worker${ingest}`);
+    out.push(`\n${m.mode}: ${m.kind}${m.srtp ? `, SRTP ${result.srtpSuite}` : ', plain RTP'} consumers on one worker${ingest}`);
     out.push(
       table(
         ['N', 'create s', 'worker CPU %', 'pkt/s', 'loss %', 'pkt/s per core', 'sink/sent %', 'sink CPU %', 'sink drops', 'FFmpeg CPU %', 'host %', 'other %', 'limit'],
@@ -660,6 +708,7 @@ async function main(): Promise<void> {
       sink: { type: 'string' },
       'sink-units': { type: 'string' },
       'sink-sockets': { type: 'string' },
+      'srtp-suite': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -670,7 +719,8 @@ async function main(): Promise<void> {
       'usage: bench/capacity.ts [--modes audio,audio-srtp,video,video-srtp] [--audio-n 100,200,...]\n' +
         '                         [--video-n 25,50,...] [--window 10] [--settle 4] [--stop-cpu 95] [--stop-loss 5]\n' +
         '                         [--max-other 20] [--retries 2]\n' +
-        '                         [--sink recvmmsg|node] [--sink-units 2] [--sink-sockets 2] [--json]',
+        '                         [--sink recvmmsg|node] [--sink-units 2] [--sink-sockets 2]\n' +
+        '                         [--srtp-suite AES_CM_128_HMAC_SHA1_80|AEAD_AES_128_GCM|AEAD_AES_256_GCM] [--json]',
     );
     return;
   }
@@ -714,6 +764,12 @@ async function main(): Promise<void> {
     sinkEngine: args.sink === undefined ? undefined : args.sink === 'node' || args.sink === 'recvmmsg' ? args.sink : fail(`--sink: recvmmsg or node, got ${args.sink}`),
     sinkUnits: num('sink-units', args['sink-units']),
     sinkSocketsPerUnit: num('sink-sockets', args['sink-sockets']),
+    srtpSuite:
+      args['srtp-suite'] === undefined
+        ? undefined
+        : (SRTP_SUITES as readonly string[]).includes(args['srtp-suite'])
+          ? (args['srtp-suite'] as SrtpSuite)
+          : fail(`--srtp-suite: one of ${SRTP_SUITES.join(', ')}`),
     signal: controller.signal,
   });
   process.off('SIGINT', onSignal);

@@ -16,19 +16,19 @@ export interface LoadModel {
 }
 
 /**
- * Measured with `bench/capacity.ts` on the 2-core reference machine (mediasoup
- * 3.13.16 built against Debian's libsrtp2, no AES-NI path): one worker forwarded
- * 800 SRTP Opus consumers at 98 % of a core (0.09 % each at 200, 0.12 % at 800:
- * the per-consumer cost grows with N as SRTP contexts leave the cache) and 400
- * SRTP 1 Mbit/s VP8 consumers at 100 % (0.25 % each). The larger figures are
- * used, so admission errs on the side of refusing: at the default 85 % ceiling a
- * worker takes ~230 students consuming audio + video, close to mediasoup's own
- * guidance of ~500 consumers per worker. A worker built with an AES-NI crypto
- * backend pays much less per packet: measure there and lower these figures.
+ * Measured with `bench/capacity.ts` on the 2-core reference machine (2026-11-30,
+ * mediasoup 3.27.1 built with libsrtp 3 on OpenSSL; bench/RESULTS.md): with the
+ * costlier SRTP suite (AES_CM_128_HMAC_SHA1_80) one worker forwarded 1600 SRTP Opus
+ * consumers at 57.7 % of a core (0.036 % each; 0.037 % at 800) and 800 SRTP
+ * 1 Mbit/s VP8 consumers at 55.2 % (0.069 % each). With AEAD_AES_256_GCM, which
+ * mediasoup prefers, the same costs 15–25 % less. The SHA-1 figures, rounded up,
+ * are used, so admission errs on the side of refusing: at the default 85 % ceiling
+ * a worker takes ~770 students consuming audio + video (the mediasoup 3.13 build
+ * with Debian's NSS-backed libsrtp2 took ~230). Calibrate on your own hardware.
  */
 export const DEFAULT_LOAD_MODEL: LoadModel = {
-  cpuPerAudioConsumer: 0.12,
-  cpuPerVideoConsumer: 0.25,
+  cpuPerAudioConsumer: 0.04,
+  cpuPerVideoConsumer: 0.07,
   cpuPerTransport: 0.02,
 };
 
