@@ -21,7 +21,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WhisperApiClient } from '@lectern/stt-adapter';
-import { MemoryTranscriptStore, RoomManager, TranscriptionService } from '@lectern/server-sdk';
+import { RoomManager } from '@lectern/server-sdk';
+import { MemoryTranscriptStore, TranscriptionService } from '@lectern/server-sdk/transcription';
 import {
   LECTURE_TEXT,
   RoomTestPeer,

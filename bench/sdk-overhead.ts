@@ -43,6 +43,7 @@ import { DEFAULT_MEDIA_CODECS, RoomManager } from '@lectern/server-sdk';
 import { opusRtpParameters, startProcess, type OwnedProcess } from '@lectern/testkit';
 import { AUDIO, lecturerOverPlainRtp, plainStudent, prepareMedia, SRTP_SUITE as SUITE, sendMedia, srtpKey, vp8RtpParameters, type BenchCall, type MediaFiles } from './lib/media.js';
 import { processCpuSeconds } from './lib/proc-stat.js';
+import { watchProducers } from './lib/observe.js';
 import { percentile, producedPackets, round, workerCpuSeconds } from './lib/stats.js';
 import { UdpCountingSink } from './lib/udp-sink.js';
 
@@ -129,18 +130,18 @@ async function sdkSide(media: MediaFiles, procs: OwnedProcess[]): Promise<Side> 
     plainTransport: { enabled: true },
     emptyRoomTimeoutMs: null,
   });
+  const produced = watchProducers(manager.pool.workers.map((s) => s.worker));
   const sink = await UdpCountingSink.start({ units: 1, socketsPerUnit: 2 });
   const roomId = 'bench';
   const call: BenchCall = (peerId, method, data, role = 'student') => manager.handle({ roomId, peerId, role }, method, data) as never;
   const lecturer = await lecturerOverPlainRtp(call, media);
   procs.push(...lecturer.senders);
-  const room = manager.getRoom(roomId)!;
   const peers: string[] = [];
   let generation = 0;
   return {
     name: 'sdk',
     worker: manager.pool.workers[0]!.worker,
-    producers: lecturer.producerIds.map((id) => room.producerMedia(id)!.producer),
+    producers: lecturer.producerIds.map((id) => produced.get(id)!),
     sink,
     async addPeer(i) {
       const peerId = `s${generation}-${i}`;

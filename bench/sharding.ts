@@ -19,6 +19,7 @@ import { RoomManager } from '@lectern/server-sdk';
 import type { OwnedProcess } from '@lectern/testkit';
 import { lecturerOverPlainRtp, plainStudent, prepareMedia, type BenchCall } from './lib/media.js';
 import { processCpuSeconds } from './lib/proc-stat.js';
+import { watchProducers } from './lib/observe.js';
 import { percentile, producedPackets, round, workerCpuSeconds } from './lib/stats.js';
 import { UdpCountingSink } from './lib/udp-sink.js';
 
@@ -47,6 +48,7 @@ export async function runSharding() {
     plainTransport: { enabled: true },
     emptyRoomTimeoutMs: null,
   });
+  const produced = watchProducers(manager.pool.workers.map((s) => s.worker));
   const pipeTransports = new Set<types.Transport>();
   for (const slot of manager.pool.workers) {
     slot.worker.observer.on('newrouter', (router) =>
@@ -83,7 +85,7 @@ export async function runSharding() {
 
     const room = manager.getRoom(roomId)!;
     await sleep(3_000);
-    const producers = lecturer.producerIds.map((id) => room.producerMedia(id)!.producer);
+    const producers = lecturer.producerIds.map((id) => produced.get(id)!);
     const cpu0 = await Promise.all(manager.pool.workers.map((s) => workerCpuSeconds(s.worker)));
     const in0 = await producedPackets(producers);
     const p0 = sinks.read();

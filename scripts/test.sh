@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test against real parts (expects scripts/setup.sh to have run; `npm test`
-# does both): the TypeScript type check, mediasoup's own test suite against the
+# does both): the TypeScript type check, the import rules (no cycles), mediasoup's
+# own test suite against the
 # installed worker, the TypeScript tests (node's test runner, sources run through tsx
 # with the `lectern-source` export condition), then the whisper-api pytest suite.
 # Ends with one summary line: "N passed, N failed".
@@ -30,6 +31,13 @@ if npx --no-install tsc -p tsconfig.json; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1)); log "type check FAILED"
+fi
+
+log "import rules (dependency-cruiser: no cycles, one direction; .dependency-cruiser.cjs)"
+if npx --no-install depcruise --config .dependency-cruiser.cjs --output-type err packages/*/src; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); log "import rules FAILED"
 fi
 
 if [ "$#" -eq 0 ]; then

@@ -5,14 +5,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { WhisperApiClient } from '@lectern/stt-adapter';
+import { RoomManager, type RoomManagerOptions } from '@lectern/server-sdk';
 import {
   MemoryTranscriptStore,
   RedisTranscriptStore,
-  RoomManager,
   TranscriptionService,
-  type RoomManagerOptions,
   type TranscriptionServiceOptions,
-} from '@lectern/server-sdk';
+} from '@lectern/server-sdk/transcription';
 import { attachSignaling } from './signaling.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ErrorCode, LecternError, toLecternError, type PeerRole, type RoomManager, type TranscriptionService } from '@lectern/server-sdk';
+import { ErrorCode, LecternError, toLecternError, type PeerRole, type RoomManager } from '@lectern/server-sdk';
+import type { TranscriptionService } from '@lectern/server-sdk/transcription';
 
 /** What a browser sends: one request. */
 interface ClientMessage {

@@ -14,20 +14,9 @@ import {
   type RecordedFrame,
   type RemoteTrack,
 } from '@lectern/client-sdk';
+import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
 import type { LecturePageHooks } from './hooks.js';
 import { WsSignaling } from './signaling.js';
-
-interface TranscriptEntry {
-  start: number;
-  end: number;
-  text: string;
-  batchId: string;
-  index: number;
-}
-interface Summary {
-  text: string;
-  keyPoints: string[];
-}
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
 const params = new URLSearchParams(location.search);
@@ -70,7 +59,7 @@ async function main(): Promise<void> {
   const client = new LectureClient({ request: signaling.request });
   signaling.onNotification = (notification, data) => {
     if (notification === 'transcript') addTranscript((data as { entries: TranscriptEntry[] }).entries);
-    else if (notification === 'summary') showSummary((data as { summary: Summary }).summary);
+    else if (notification === 'summary') showSummary((data as { summary: LectureSummary }).summary);
     else if (notification === 'transcription') setTranscriptionState((data as { state: string }).state === 'running');
     else client.handleNotification(notification, data);
   };
@@ -296,7 +285,7 @@ function addTranscript(entries: TranscriptEntry[]): void {
   panel.scrollTop = panel.scrollHeight;
 }
 
-function showSummary(summary: Summary): void {
+function showSummary(summary: LectureSummary): void {
   $('#summary-panel').hidden = false;
   $('#summary').textContent = summary.text;
   $('#key-points').replaceChildren(

@@ -1,4 +1,4 @@
-import { ErrorCode, errorCodes, type LecternErrorJSON } from './protocol.js';
+import { ErrorCode, isErrorCode, type LecternErrorJSON } from '@lectern/protocol';
 
 /**
  * Error codes that only the client produces (the server never sends them):
@@ -9,12 +9,16 @@ import { ErrorCode, errorCodes, type LecternErrorJSON } from './protocol.js';
  * - `TRANSPORT_FAILED`: WebRTC could not send or receive (ICE restarts and
  *   rejoins exhausted, or mediasoup-client refused an operation).
  * - `NOT_JOINED`: the call needs a joined client.
+ * - `DEVICE_UNSUPPORTED`: mediasoup-client has no WebRTC handler for this
+ *   browser or runtime (e.g. Node, or a browser without WebRTC), so the client
+ *   cannot join; pass `handlerFactory` for a runtime it does not detect.
  */
 export const ClientErrorCode = {
   SIGNALING_FAILED: 'SIGNALING_FAILED',
   MEDIA_UNAVAILABLE: 'MEDIA_UNAVAILABLE',
   TRANSPORT_FAILED: 'TRANSPORT_FAILED',
   NOT_JOINED: 'NOT_JOINED',
+  DEVICE_UNSUPPORTED: 'DEVICE_UNSUPPORTED',
 } as const;
 /** A client-only error code. */
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
@@ -22,12 +26,8 @@ export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorC
 /** Every code a {@link LecternClientError} can carry. */
 export type LecternClientErrorCode = ErrorCode | ClientErrorCode;
 
-const serverCodes = new Set<string>(errorCodes);
-
-/** Whether `value` is one of the server's error codes. */
-export function isServerErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && serverCodes.has(value);
-}
+/** Whether `value` is one of the server's error codes (the protocol's `isErrorCode`, under the name this package has always exported). */
+export const isServerErrorCode: (value: unknown) => value is ErrorCode = isErrorCode;
 
 /**
  * The one error type the client SDK rejects with and emits. `code` is the
@@ -116,4 +116,9 @@ function unwrap(error: unknown): { code: string; message?: unknown; details?: un
   }
   if (isRecord(candidate.error)) return unwrap(candidate.error);
   return undefined;
+}
+
+/** The message of a thrown value, for wrapping it in a {@link LecternClientError}. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -30,6 +30,9 @@ export {
   isServerErrorCode,
   type LecternClientErrorCode,
 } from './errors.js';
+// The wire protocol, re-exported from its one definition in @lectern/protocol
+// (types and constant lists only: the zod schemas at @lectern/protocol/schemas
+// never enter the browser bundle).
 export {
   ErrorCode,
   errorCodes,
@@ -47,14 +50,17 @@ export {
   type ProducerInfo,
   type HandQueueEntry,
   type GestureInfo,
-  type WireGestureName,
-  type WireGesturePhase,
   type RequestMap,
   type RequestMethod,
+  // What the client sends; RequestMethod also names the host-enabled plain-transport methods.
+  type ClientRequestMethod,
   type ResponseMap,
   type NotificationMap,
   type NotificationName,
-} from './protocol.js';
+  // The names this package used for the protocol's gesture unions before they had one home.
+  type GestureName as WireGestureName,
+  type GesturePhase as WireGesturePhase,
+} from '@lectern/protocol';
 export {
   IceRecovery,
   DEFAULT_ICE_RECOVERY,

@@ -13,8 +13,8 @@
  * @module
  */
 import type { types } from 'mediasoup-client';
-import { ErrorCode } from './protocol.js';
-import type { LecternClientErrorCode } from './errors.js';
+import { ErrorCode } from '@lectern/protocol';
+import { ClientErrorCode, type LecternClientErrorCode } from './errors.js';
 
 /** Where one transport stands, as recovery sees it. */
 export type TransportHealth = 'connecting' | 'connected' | 'grace' | 'restarting' | 'failed' | 'closed';
@@ -212,6 +212,8 @@ const FINAL_REJOIN_CODES: ReadonlySet<LecternClientErrorCode> = new Set<LecternC
   ErrorCode.UNKNOWN_METHOD,
   ErrorCode.INVALID_CONFIG,
   ErrorCode.INCOMPATIBLE_CAPABILITIES,
+  // The runtime has no WebRTC handler: it will not grow one between attempts.
+  ClientErrorCode.DEVICE_UNSUPPORTED,
 ]);
 
 /** Whether a rejoin that failed with `code` is worth retrying. */

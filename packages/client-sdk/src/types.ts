@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import type { types } from 'mediasoup-client';
 import type { LecternClientError } from './errors.js';
-import type { HandQueueEntry, GestureInfo, LeaveReason, MediaSource, PeerRole, ProducerInfo } from './protocol.js';
+import type { GestureInfo, HandQueueEntry, LeaveReason, MediaSource, PeerRole, ProducerInfo } from '@lectern/protocol';
 import type { SignalingRequest } from './signaling.js';
 
 /** The client's connection to its room, as a UI shows it. */

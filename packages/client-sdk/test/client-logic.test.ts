@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  ClientErrorCode,
   LectureClient,
   LecternClientError,
+  isRetryableRejoinError,
   type ConnectionStateEvent,
   type LectureClientEvents,
   type LectureClientOptions,
@@ -382,4 +384,51 @@ test('leave and close release everything; roomClosed disconnects', async () => {
   client.close();
   assert.deepEqual(states().slice(-2), ['connected', 'closed']);
   await assert.rejects(client.join(), (e: unknown) => e instanceof LecternClientError && e.code === 'CLOSED');
+});
+
+test('join where mediasoup-client has no WebRTC handler (Node, no handlerFactory) fails with DEVICE_UNSUPPORTED, not SIGNALING_FAILED', async () => {
+  const server = new FakeServer();
+  const client = new LectureClient({ request: server.request });
+  const states: string[] = [];
+  client.on('connectionStateChanged', (e) => states.push(e.state));
+  const error = await client.join().then(
+    () => assert.fail('join should reject'),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof LecternClientError);
+  assert.equal(error.code, ClientErrorCode.DEVICE_UNSUPPORTED);
+  assert.match(error.message, /handlerFactory/);
+  assert.equal((error.cause as Error).name, 'UnsupportedError');
+  assert.deepEqual(states, ['connecting', 'disconnected']);
+  assert.deepEqual(server.calls('join'), [], 'the server never saw a join');
+  assert.ok(!isRetryableRejoinError(error.code), 'a rejoin does not retry it either');
+  client.close();
+});
+
+test('a reconnectRequired that arrives while joining is acted on once the join completes; leave during a rejoin backoff ends it at once', async () => {
+  const { server, client, states, of } = setup({ rejoinBaseDelayMs: 60_000 });
+  let open!: () => void;
+  server.gate = new Promise<void>((r) => (open = r));
+  const joining = client.join();
+  client.handleNotification('reconnectRequired', { reason: 'worker-died' });
+  assert.equal(client.connectionState, 'connecting', 'no rejoin while the join is in flight');
+  open();
+  await joining;
+  await until('the deferred rejoin', () => of('connectionStateChanged').some((e) => e.reason === 'rejoined'));
+  assert.deepEqual(states(), ['connecting', 'connected', 'reconnecting', 'connected']);
+  assert.equal(server.calls('join').length, 2);
+
+  // The first attempt fails; the next waits the capped backoff (8 s). leave() ends the wait and the run.
+  server.on('join', () => {
+    throw { code: 'OVERLOADED', message: 'no worker has headroom' };
+  });
+  client.handleNotification('reconnectRequired', { reason: 'worker-died' });
+  await until('the first attempt to fail', () => server.calls('join').length === 3);
+  await flush();
+  await client.leave();
+  await flush();
+  assert.deepEqual(states().slice(-2), ['reconnecting', 'disconnected']);
+  assert.equal(server.calls('join').length, 3, 'no attempt after leave');
+  assert.deepEqual(of('error'), []);
+  client.close();
 });

@@ -4,9 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { ErrorCode, LecternError } from '../src/errors.js';
-import type { LectureSummary } from '../src/transcription/summary/summarizer.js';
-import type { LectureRecord, TranscriptEntry, TranscriptStore } from '../src/transcription/store/transcript-store.js';
+import { ErrorCode, LecternError } from '@lectern/server-sdk';
+import type { LectureRecord, LectureSummary, TranscriptEntry, TranscriptStore } from '@lectern/server-sdk/transcription';
 
 export interface StoreHarness {
   /** A fresh, empty store (the contract closes it after each test). */

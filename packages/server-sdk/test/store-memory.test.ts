@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryTranscriptStore } from '../src/transcription/store/memory-store.js';
+import { MemoryTranscriptStore } from '@lectern/server-sdk/transcription';
 import { batch, transcriptStoreContract } from './store-contract.js';
 
 transcriptStoreContract('MemoryTranscriptStore', { create: async () => new MemoryTranscriptStore() });

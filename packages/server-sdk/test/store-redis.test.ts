@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freeTcpPort, startRedis, type TestRedis } from '@lectern/testkit';
-import { ErrorCode } from '../src/errors.js';
-import { RedisTranscriptStore, type RedisTranscriptStoreOptions } from '../src/transcription/store/redis-store.js';
+import { ErrorCode } from '@lectern/server-sdk';
+import { RedisTranscriptStore, type RedisTranscriptStoreOptions } from '@lectern/server-sdk/transcription';
 import { batch, record, rejectsWith, summary, transcriptStoreContract } from './store-contract.js';
 
 let server: TestRedis;

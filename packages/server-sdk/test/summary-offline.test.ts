@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { prng } from '@lectern/testkit/random';
-import type { TranscriptEntry } from '../src/transcription/store/transcript-store.js';
-import { OfflineSummarizer, coveredSeconds, emptySummary } from '../src/transcription/summary/offline-summarizer.js';
+import { OfflineSummarizer, emptySummary, type TranscriptEntry } from '@lectern/server-sdk/transcription';
+import { coveredSeconds } from '../src/transcription/summary/common.js';
 
 /**
  * Cuts prose into transcript entries the way an STT engine does: by time, about

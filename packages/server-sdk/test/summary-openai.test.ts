@@ -2,14 +2,10 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TranscriptEntry } from '../src/transcription/store/transcript-store.js';
-import {
-  OpenAICompatibleSummarizer,
-  chunkTranscript,
-  parseSummaryAnswer,
-  type OpenAICompatibleSummarizerOptions,
-} from '../src/transcription/summary/openai-summarizer.js';
-import { LecternError } from '../src/errors.js';
+import { LecternError } from '@lectern/server-sdk';
+import { OpenAICompatibleSummarizer, type OpenAICompatibleSummarizerOptions, type TranscriptEntry } from '@lectern/server-sdk/transcription';
+import { parseSummaryAnswer } from '../src/transcription/summary/answer.js';
+import { chunkTranscript } from '../src/transcription/summary/prompts.js';
 
 // ---------------------------------------------------------------------------
 // A local chat-completions server. Its answers are computed from what it

@@ -8,7 +8,10 @@ import { after, before, test } from 'node:test';
 import * as mediasoup from 'mediasoup';
 import { opusRtpParameters, sendOpusRtp, speak, waitFor, type OwnedProcess } from '@lectern/testkit';
 import { DEFAULT_MEDIA_CODECS, ErrorCode, LecternError } from '@lectern/server-sdk';
-import { AudioTap, DEFAULT_TAP_SETTINGS, type AudioSegment } from '../src/transcription/tap/audio-tap.js';
+import type { AudioSegment } from '@lectern/server-sdk/transcription';
+import { mediasoupCaller } from '../src/rooms/mediasoup-call.js';
+import { openServerConsumer, producerWatch } from '../src/rooms/server-consumer.js';
+import { AudioTap, DEFAULT_TAP_SETTINGS, type TapSource } from '../src/transcription/tap/audio-tap.js';
 import { readWav } from '../src/transcription/tap/wav.js';
 
 let worker: mediasoup.types.Worker;
@@ -40,6 +43,14 @@ async function liveProducer(seconds?: number): Promise<{ producer: mediasoup.typ
   return { producer, sender, transport };
 }
 
+/** What a room gives a tap, built here from the raw router and producer (no room around them). */
+function tapSource(producer: mediasoup.types.Producer): TapSource {
+  return {
+    producer: producerWatch(producer),
+    openConsumer: (options) => openServerConsumer(router, producer.id, options, mediasoupCaller(10_000)),
+  };
+}
+
 function settings(overrides: Partial<typeof DEFAULT_TAP_SETTINGS> = {}) {
   return { ...DEFAULT_TAP_SETTINGS, segmentSeconds: 2, restart: { minDelayMs: 100, maxDelayMs: 500, maxConsecutiveFailures: 5 }, ...overrides };
 }
@@ -65,7 +76,7 @@ test('a tap that would listen beyond 127.0.0.1 is refused', async () => {
   try {
     for (const listenIp of ['0.0.0.0', '192.168.1.10', '::', '::1', '']) {
       assert.throws(
-        () => new AudioTap(router, producer, 'x', tmp, Date.now(), settings({ listenIp })),
+        () => new AudioTap(tapSource(producer), 'x', tmp, Date.now(), settings({ listenIp })),
         (e: unknown) => e instanceof LecternError && e.code === ErrorCode.INVALID_CONFIG,
         listenIp,
       );
@@ -85,7 +96,7 @@ test('records a producer into WAV segments on the lecture timeline, transport on
     if (t.type === 'plain' && t !== transport) plains.push(t as mediasoup.types.PlainTransport);
   };
   router.observer.on('newtransport', onTransport);
-  const tap = new AudioTap(router, producer, 'lecturer:microphone', dir, lectureStart, settings());
+  const tap = new AudioTap(tapSource(producer), 'lecturer:microphone', dir, lectureStart, settings());
   const segments: AudioSegment[] = [];
   tap.on('segment', (s) => segments.push(s));
   const runEnds: string[] = [];
@@ -136,7 +147,7 @@ test('follows the producer: pause ends the run, resume starts a new one at the r
   const dir = await tapDir('pause');
   const lectureStart = Date.now();
   const { producer, sender, transport } = await liveProducer();
-  const tap = new AudioTap(router, producer, 'lecturer:microphone', dir, lectureStart, settings());
+  const tap = new AudioTap(tapSource(producer), 'lecturer:microphone', dir, lectureStart, settings());
   const segments: AudioSegment[] = [];
   const ends: string[] = [];
   tap.on('segment', (s) => segments.push(s));
@@ -177,7 +188,7 @@ test('FFmpeg killed mid-segment: restarted on a fresh port, the partial segment 
   const dir = await tapDir('crash');
   const lectureStart = Date.now();
   const { producer, sender, transport } = await liveProducer();
-  const tap = new AudioTap(router, producer, 'lecturer:microphone', dir, lectureStart, settings());
+  const tap = new AudioTap(tapSource(producer), 'lecturer:microphone', dir, lectureStart, settings());
   const segments: AudioSegment[] = [];
   const ports: number[] = [];
   tap.on('segment', (s) => segments.push(s));

@@ -24,13 +24,13 @@ import {
   type TestWhisperApi,
 } from '@lectern/testkit';
 import { WhisperApiClient } from '@lectern/stt-adapter';
+import { RoomManager } from '@lectern/server-sdk';
 import {
   RedisTranscriptStore,
-  RoomManager,
   TranscriptionService,
   type TranscriptEntry,
   type TranscriptionServiceEvents,
-} from '@lectern/server-sdk';
+} from '@lectern/server-sdk/transcription';
 
 let tmp: string;
 let lectureWav: string;

@@ -44,6 +44,13 @@ export interface TranscribeOptions {
  * A speech-to-text engine. Lectern's transcription pipeline depends only on this
  * interface; `python/whisper-api` is the default engine, and any other (a cloud
  * API, another local server) can implement it.
+ *
+ * Retry contract: an engine may retry transport failures of one request
+ * itself, but only a bounded number of times, and then settle: it never
+ * retries indefinitely. A caller that needs a longer policy (Lectern's
+ * pipeline keeps the batch on disk and tries again later) owns it and simply
+ * calls `transcribe()` again. An error with `retryable: false` means the input
+ * itself was refused: retrying the same file will not help.
  */
 export interface SttEngine {
   /** A short name for logs and metrics, e.g. `whisper-api`. */

@@ -3,8 +3,9 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import pRetry from 'p-retry';
-import type { SttEngine, TranscribeOptions, Transcription, TranscriptSegment, TranscriptWord } from './engine.js';
+import type { SttEngine, TranscribeOptions, Transcription } from './engine.js';
 import { SttError } from './errors.js';
+import { httpError, isRecord, isWireTranscription, toTranscription } from './wire.js';
 
 /** What {@link WhisperApiClientOptions.onRetry} receives before each retry. */
 export interface WhisperApiRetryEvent {
@@ -101,6 +102,13 @@ export const WHISPER_API_CLIENT_DEFAULTS = Object.freeze({
  * - Retryable failures (`UNAVAILABLE`, `TIMEOUT`) are retried with exponential
  *   backoff and jitter, honouring the server's `Retry-After`; a refused request
  *   (`BAD_REQUEST`) or an unreadable answer (`BAD_RESPONSE`) is not.
+ * - Those retries are the client's own, short and bounded: they cover one
+ *   request's transport failures (at most `1 + retries` tries per
+ *   `transcribe()` call), then the call settles. Anything longer-lived — e.g.
+ *   Lectern's pipeline keeping a batch on disk and trying again minutes later —
+ *   belongs to the caller, which calls `transcribe()` again; each such call
+ *   gets its own bounded set of tries. Set `retries: 0` when the caller wants
+ *   to own every retry.
  * - `signal` cancels the call wherever it is: in line, in flight or in backoff.
  *
  * Every failure rejects with an {@link SttError}.
@@ -356,129 +364,7 @@ export class WhisperApiClient implements SttEngine {
   }
 }
 
-// ---------------------------------------------------------------- wire format
-
-/** A word as whisper-api sends it. */
-interface WireWord {
-  start: number;
-  end: number;
-  word: string;
-  probability: number;
-}
-
-/** A segment as whisper-api sends it (`words` only with word timestamps). */
-interface WireSegment {
-  id: number;
-  start: number;
-  end: number;
-  text: string;
-  words?: WireWord[] | null;
-}
-
-/** The JSON body of a successful `POST /v1/transcribe`. */
-interface WireTranscription {
-  language: string;
-  language_probability?: number;
-  duration: number;
-  processing_seconds?: number;
-  segments: WireSegment[];
-  text: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
-function isWireWord(value: unknown): value is WireWord {
-  return (
-    isRecord(value) &&
-    isFiniteNumber(value.start) &&
-    isFiniteNumber(value.end) &&
-    typeof value.word === 'string' &&
-    isFiniteNumber(value.probability)
-  );
-}
-
-function isWireSegment(value: unknown): value is WireSegment {
-  return (
-    isRecord(value) &&
-    Number.isInteger(value.id) &&
-    isFiniteNumber(value.start) &&
-    isFiniteNumber(value.end) &&
-    typeof value.text === 'string' &&
-    (value.words === undefined || value.words === null || (Array.isArray(value.words) && value.words.every(isWireWord)))
-  );
-}
-
-/** Type guard for the success body; optional numbers must be numbers when present. */
-function isWireTranscription(value: unknown): value is WireTranscription {
-  return (
-    isRecord(value) &&
-    typeof value.language === 'string' &&
-    isFiniteNumber(value.duration) &&
-    typeof value.text === 'string' &&
-    Array.isArray(value.segments) &&
-    value.segments.every(isWireSegment) &&
-    (value.language_probability === undefined || isFiniteNumber(value.language_probability)) &&
-    (value.processing_seconds === undefined || isFiniteNumber(value.processing_seconds))
-  );
-}
-
-function toTranscription(wire: WireTranscription): Transcription {
-  const segments = wire.segments.map((s): TranscriptSegment => {
-    const segment: TranscriptSegment = { id: s.id, start: s.start, end: s.end, text: s.text };
-    if (s.words) {
-      segment.words = s.words.map((w): TranscriptWord => ({ start: w.start, end: w.end, word: w.word, probability: w.probability }));
-    }
-    return segment;
-  });
-  const transcription: Transcription = { language: wire.language, duration: wire.duration, segments, text: wire.text };
-  if (wire.language_probability !== undefined) transcription.languageProbability = wire.language_probability;
-  if (wire.processing_seconds !== undefined) transcription.processingSeconds = wire.processing_seconds;
-  return transcription;
-}
-
 // ---------------------------------------------------------------- errors
-
-function httpError(response: Response, body: string): SttError {
-  const { status } = response;
-  let serverCode: string | undefined;
-  let serverMessage: string | undefined;
-  try {
-    const json: unknown = JSON.parse(body);
-    if (isRecord(json) && isRecord(json.error)) {
-      if (typeof json.error.code === 'string') serverCode = json.error.code;
-      if (typeof json.error.message === 'string') serverMessage = json.error.message;
-    }
-  } catch {
-    // Not JSON (a proxy's HTML page, say): the status alone decides.
-  }
-  const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
-  const details = {
-    status,
-    ...(serverCode !== undefined ? { serverCode } : {}),
-    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-  };
-  const what = [status, serverCode].filter((x) => x !== undefined).join(' ');
-  const message = `whisper-api answered ${what}${serverMessage ? `: ${serverMessage}` : ''}`;
-  if (status === 408) return new SttError('TIMEOUT', message, details);
-  if (status === 429 || status >= 500) return new SttError('UNAVAILABLE', message, details);
-  if (status >= 400) return new SttError('BAD_REQUEST', message, details);
-  return new SttError('BAD_RESPONSE', message, details);
-}
-
-/** `Retry-After` as delay-seconds or an HTTP date, in milliseconds from now. */
-function parseRetryAfter(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
 
 function abortedError(reason: unknown, attempts: number | undefined, cause: unknown = reason): SttError {
   return new SttError('ABORTED', `transcription aborted${reason instanceof Error ? `: ${reason.message}` : ''}`, {

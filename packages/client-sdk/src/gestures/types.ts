@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 // The gesture module runs in browsers; the reference keeps the DOM types available
 // when this file is type-checked in a Node-only program (the repository's root check).
+import { gestureNames, type GestureName, type GesturePhase } from '@lectern/protocol';
 
 /**
  * One hand landmark in MediaPipe's normalised image coordinates: `x` and `y` are
@@ -70,11 +71,15 @@ export const HandLandmark = {
 /** Number of landmarks in one hand. */
 export const HAND_LANDMARK_COUNT = 21;
 
-/** The gestures the SDK recognises (the server accepts exactly these names). */
-export type GestureName = 'raised-hand' | 'thumbs-up' | 'thumbs-down' | 'open-palm';
+/**
+ * The gestures the SDK recognises are exactly the protocol's (what the server
+ * accepts in `sendGesture` and relays as `gesture`): one definition, in
+ * `@lectern/protocol`.
+ */
+export type { GestureName, GesturePhase };
 
-/** Every {@link GestureName}, in a stable order. */
-export const GESTURE_NAMES: readonly GestureName[] = ['raised-hand', 'thumbs-up', 'thumbs-down', 'open-palm'];
+/** Every {@link GestureName}, in a stable order (the protocol's `gestureNames`, under the name this package has always exported). */
+export const GESTURE_NAMES: readonly GestureName[] = gestureNames;
 
 /** One gesture the classifier sees in one frame, with how sure it is (0..1). */
 export interface GestureCandidate {
@@ -112,9 +117,6 @@ export interface GestureDetector {
   /** Releases the model and everything it holds. The detector is unusable afterwards. */
   close(): Promise<void>;
 }
-
-/** Phase of a {@link GestureEvent}. */
-export type GesturePhase = 'start' | 'hold' | 'end';
 
 /** A debounced gesture event from {@link GestureStateMachine} / {@link GestureRecognizer}. */
 export interface GestureEvent {

@@ -1,7 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RoomManager } from '../rooms/room-manager.js';
+import type { ErrorCode } from '@lectern/protocol';
 import type { RoomStats } from '../rooms/room.js';
+import type { PoolWorker } from '../workers/worker-pool.js';
+
+/**
+ * What the metrics read and listen to (the RoomManager is one): gauges are
+ * computed at scrape time from the live workers and rooms, counters follow
+ * events. Metrics depend on this shape, never on the manager's class.
+ */
+export interface MetricsSource {
+  readonly pool: { readonly workers: readonly PoolWorker[] };
+  roomStats(): { roomId: string; stats: RoomStats }[];
+  on(event: 'requestCompleted', listener: (event: { method: string; durationMs: number; code?: ErrorCode }) => void): unknown;
+  on(event: 'workerDied', listener: () => void): unknown;
+  off(event: 'requestCompleted', listener: (event: { method: string; durationMs: number; code?: ErrorCode }) => void): unknown;
+  off(event: 'workerDied', listener: () => void): unknown;
+}
 
 export interface MetricsOptions {
   /** Register into the host's registry (e.g. prom-client's global one); default: a new registry. */
@@ -19,7 +34,7 @@ export class LecternMetrics {
   readonly registry: Registry;
   /** Prefix of every metric name (other Lectern components register under it too). */
   readonly prefix: string;
-  private manager: RoomManager | undefined;
+  private source: MetricsSource | undefined;
   private readonly lastCpuSeconds = new Map<number, { pid: number; seconds: number }>();
   private readonly owned: string[] = [];
   private readonly requestDuration: Histogram<'method'>;
@@ -61,7 +76,7 @@ export class LecternMetrics {
         registers,
         collect() {
           // One entry per slot: a respawned worker starts again from 0 CPU seconds.
-          for (const slot of self.manager?.pool.workers ?? []) {
+          for (const slot of self.source?.pool.workers ?? []) {
             const last = self.lastCpuSeconds.get(slot.index);
             const base = last && last.pid === slot.worker.pid ? last.seconds : 0;
             const delta = slot.load.cpuSeconds - base;
@@ -72,7 +87,7 @@ export class LecternMetrics {
       }),
     );
 
-    const perWorker = (name: string, help: string, read: (slot: RoomManager['pool']['workers'][number]) => number) =>
+    const perWorker = (name: string, help: string, read: (slot: PoolWorker) => number) =>
       track(
         new Gauge({
           name: `${p}${name}`,
@@ -81,7 +96,7 @@ export class LecternMetrics {
           registers,
           collect() {
             this.reset();
-            for (const slot of self.manager?.pool.workers ?? []) this.set({ worker: String(slot.index) }, read(slot));
+            for (const slot of self.source?.pool.workers ?? []) this.set({ worker: String(slot.index) }, read(slot));
           },
         }),
       );
@@ -100,9 +115,9 @@ export class LecternMetrics {
         registers,
         collect() {
           this.reset();
-          for (const room of self.rooms()) {
-            for (const r of room.stats().routers) {
-              this.set({ room: room.id, router: r.routerId, worker_pid: String(r.workerPid) }, r.transports);
+          for (const { roomId, stats } of self.source?.roomStats() ?? []) {
+            for (const r of stats.routers) {
+              this.set({ room: roomId, router: r.routerId, worker_pid: String(r.workerPid) }, r.transports);
             }
           }
         },
@@ -119,30 +134,37 @@ export class LecternMetrics {
           },
         }),
       );
-    total('rooms', 'Open rooms', () => self.rooms().length);
+    total('rooms', 'Open rooms', () => self.source?.roomStats().length ?? 0);
     total('peers', 'Joined peers', () => self.sum((s) => s.peers));
     total('producers', 'Producers of peers', () => self.sum((s) => s.producers));
     total('consumers', 'Consumers of peers', () => self.sum((s) => s.consumers));
     total('pipes', 'Producers piped to another router (producer x router)', () => self.sum((s) => s.pipes));
-    total('workers', 'Live mediasoup workers', () => self.manager?.pool.workers.length ?? 0);
+    total('workers', 'Live mediasoup workers', () => self.source?.pool.workers.length ?? 0);
   }
 
-  /** Called by the RoomManager that owns these metrics. */
-  bind(manager: RoomManager): void {
-    this.manager = manager;
-    manager.on('workerDied', () => this.workerDeaths.inc());
+  /** Called by the RoomManager that owns these metrics: from now on they follow `source`. */
+  bind(source: MetricsSource): void {
+    this.source = source;
+    source.on('requestCompleted', this.onRequest);
+    source.on('workerDied', this.onWorkerDied);
   }
 
   /** Removes this manager's metrics from the registry (the host's registry stays usable). */
   unbind(): void {
-    this.manager = undefined;
+    this.source?.off('requestCompleted', this.onRequest);
+    this.source?.off('workerDied', this.onWorkerDied);
+    this.source = undefined;
     for (const name of this.owned) this.registry.removeSingleMetric(name);
   }
 
-  observeRequest(method: string, ms: number, errorCode?: string): void {
-    this.requestDuration.observe({ method }, ms / 1000);
-    if (errorCode) this.requestErrors.inc({ method, code: errorCode });
-  }
+  private readonly onRequest = ({ method, durationMs, code }: { method: string; durationMs: number; code?: ErrorCode }): void => {
+    this.requestDuration.observe({ method }, durationMs / 1000);
+    if (code) this.requestErrors.inc({ method, code });
+  };
+
+  private readonly onWorkerDied = (): void => {
+    this.workerDeaths.inc();
+  };
 
   /** A ready `http` handler: `http.createServer(metrics.handler)` or mount it at `/metrics`. */
   readonly handler = (_req: IncomingMessage, res: ServerResponse): void => {
@@ -158,13 +180,7 @@ export class LecternMetrics {
     );
   };
 
-  private rooms() {
-    const manager = this.manager;
-    if (!manager) return [];
-    return manager.roomIds.map((id) => manager.getRoom(id)).filter((r) => r !== undefined);
-  }
-
   private sum(read: (stats: RoomStats) => number): number {
-    return this.rooms().reduce((acc, room) => acc + read(room.stats()), 0);
+    return (this.source?.roomStats() ?? []).reduce((acc, { stats }) => acc + read(stats), 0);
   }
 }

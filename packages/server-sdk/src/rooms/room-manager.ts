@@ -1,23 +1,16 @@
 import { z } from 'zod';
+import { version as mediasoupVersion } from 'mediasoup';
+import type { Notification, RequestMap, RequestMethod, ResponseMap } from '@lectern/protocol';
+import { idSchema, peerRoleSchema } from '@lectern/protocol/schemas';
+import { isHostOnlyMethod, isRequestMethod, requestHandlers, type MethodHandler } from '../api/dispatch.js';
 import { ErrorCode, LecternError, toLecternError, truncate } from '../errors.js';
 import { DEFAULT_MEDIA_CODECS } from '../media/codecs.js';
 import { isSupportedMediasoupVersion, SUPPORTED_MEDIASOUP_RANGE } from '../media/mediasoup-version.js';
-import { allRequestSchemas, idSchema, type RequestData, type RequestMethod } from '../api/schemas.js';
-import type { ResponseData } from '../api/responses.js';
 import { LecternMetrics, type MetricsOptions } from '../metrics/metrics.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
-import { Room, type RoomEvents } from './room.js';
-import type {
-  Notification,
-  PeerContext,
-  PeerLimits,
-  PeerRole,
-  PlainTransportSettings,
-  RoomOptions,
-  WebRtcTransportSettings,
-} from './types.js';
-import { version as mediasoupVersion } from 'mediasoup';
+import { Room, type RoomEvents, type RoomStats, type RoomView } from './room.js';
+import type { PeerContext, PeerLimits, PlainTransportSettings, RoomOptions, WebRtcTransportSettings } from './types.js';
 
 export interface RoomManagerOptions {
   /** The worker pool: count, ports, WebRtcServer, placement, admission ceiling. */
@@ -54,9 +47,10 @@ export type RoomManagerEvents = {
   roomClosed: { roomId: string };
   /** A request failed; for logging (the caller also gets the error). */
   requestFailed: { roomId: string; peerId: string; method: string; error: LecternError };
+  /** Every request, when it settled: `method` is `unknown` for a name outside the API; `code` is set when it failed. */
+  requestCompleted: { method: RequestMethod | 'unknown'; durationMs: number; code?: ErrorCode };
 } & Pick<WorkerPoolEvents, 'workerDied' | 'workerRespawned' | 'workerRespawnFailed' | 'listenerError'>;
 
-const roleSchema = z.enum(['lecturer', 'student']);
 
 /**
  * The entry point of the server SDK. It owns the worker pool and the rooms, and
@@ -101,6 +95,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       ],
       initialAvailableOutgoingBitrate: 1_000_000,
       maxIncomingBitrate: 0,
+      iceConsentTimeoutSeconds: 30,
       ...options.webRtcTransport,
     };
     this.plainTransport = {
@@ -131,33 +126,25 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    * applies it in the peer's request order, and resolves with plain JSON. Rejects
    * only with {@link LecternError} (send `error.toJSON()` to the client).
    */
-  async handle(context: PeerContext, method: string, data: unknown): Promise<unknown> {
-    const started = performance.now();
-    const label = typeof method === 'string' && Object.hasOwn(allRequestSchemas, method) ? method : 'unknown';
-    try {
-      const result = await this.dispatch(context, method, data);
-      this.metrics.observeRequest(label, performance.now() - started);
-      return result;
-    } catch (thrown) {
-      const error = toLecternError(thrown);
-      this.metrics.observeRequest(label, performance.now() - started, error.code);
-      this.safeEmit('requestFailed', {
-        roomId: truncate(String(context?.roomId)),
-        peerId: truncate(String(context?.peerId)),
-        method: truncate(String(method)),
-        error,
-      });
-      throw error;
-    }
+  handle(context: PeerContext, method: string, data: unknown): Promise<unknown> {
+    return this.measured(context, method, async () => {
+      const ctx = this.accept(context);
+      if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${truncate(String(method))}`);
+      return this.dispatch(ctx, method, data);
+    });
   }
 
   /** The typed form of {@link handle} for hosts calling from TypeScript. */
-  request<M extends RequestMethod>(context: PeerContext, method: M, data: RequestData<M>): Promise<ResponseData<M>> {
-    return this.handle(context, method, data) as Promise<ResponseData<M>>;
+  request<M extends RequestMethod>(context: PeerContext, method: M, data: RequestMap[M]): Promise<ResponseMap[M]> {
+    return this.measured(context, method, async () => {
+      const ctx = this.accept(context);
+      if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${truncate(String(method))}`);
+      return this.dispatch(ctx, method, data);
+    });
   }
 
   /** The room, creating it (with its first router) if needed. */
-  async getOrCreateRoom(roomId: string, options: Partial<RoomOptions> = {}): Promise<Room> {
+  private async getOrCreateRoom(roomId: string, options: Partial<RoomOptions> = {}): Promise<Room> {
     this.assertOpen();
     const existing = this.rooms.get(roomId);
     if (existing) return existing;
@@ -169,8 +156,14 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     return creating;
   }
 
-  getRoom(roomId: string): Room | undefined {
+  /** A room's state and events (read only: peers act through {@link handle}). */
+  getRoom(roomId: string): RoomView | undefined {
     return this.rooms.get(roomId);
+  }
+
+  /** Every open room's stats, by room id. */
+  roomStats(): { roomId: string; stats: RoomStats }[] {
+    return [...this.rooms.values()].map((room) => ({ roomId: room.id, stats: room.stats() }));
   }
 
   get roomIds(): string[] {
@@ -197,88 +190,33 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     return this.closed;
   }
 
-  private async dispatch(context: PeerContext, method: string, data: unknown): Promise<unknown> {
-    this.assertOpen();
-    const ctx = parseContext(context);
-    if (!Object.hasOwn(allRequestSchemas, method)) {
-      throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${truncate(String(method))}`);
-    }
-    const m = method as RequestMethod;
+  private async dispatch<M extends RequestMethod>(ctx: PeerContext, method: M, data: unknown): Promise<ResponseMap[M]> {
+    const handler: MethodHandler<M> = requestHandlers[method];
     // Host-enabled methods: refused before anything else is looked at.
-    if ((m === 'createPlainTransport' || m === 'connectPlainTransport') && !this.plainTransport.enabled) {
-      throw new LecternError(ErrorCode.FORBIDDEN, `${m} is not enabled on this server`);
+    if (isHostOnlyMethod(method) && !this.plainTransport.enabled) {
+      throw new LecternError(ErrorCode.FORBIDDEN, `${method} is not enabled on this server`);
     }
     const size = jsonSize(data);
     if (size > this.limits.maxRequestBytes) {
       throw new LecternError(ErrorCode.INVALID_REQUEST, `request is ${size} bytes; the limit is ${this.limits.maxRequestBytes}`);
     }
-    const parsed = allRequestSchemas[m].safeParse(data ?? {});
+    const parsed = handler.schema.safeParse(data ?? {});
     if (!parsed.success) {
-      throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid ${m} request: ${summarize(parsed.error)}`, {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid ${method} request: ${summarize(parsed.error)}`, {
         issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: issuePath(i), message: truncate(i.message, 200) })),
       });
     }
-    const body = parsed.data as never;
-
-    if (m === 'getRouterRtpCapabilities') {
+    const caller = { peerId: ctx.peerId, role: ctx.role };
+    if (handler.scope === 'room') {
       const room = await this.getOrCreateRoom(ctx.roomId, ctx.roomOptions);
-      return { routerRtpCapabilities: room.routerRtpCapabilities };
-    }
-    if (m === 'join') {
-      if (!ctx.role) throw new LecternError(ErrorCode.INVALID_REQUEST, 'join needs the peer role in the context (from the host)');
-      const room = await this.getOrCreateRoom(ctx.roomId, ctx.roomOptions);
-      const role: PeerRole = ctx.role;
-      return room.serialize(ctx.peerId, () => room.join(ctx.peerId, role, body));
+      return handler.run(room, caller, parsed.data);
     }
     const room = this.rooms.get(ctx.roomId);
     if (!room) throw new LecternError(ErrorCode.NOT_FOUND, `room not found: ${ctx.roomId}`);
     if (!room.hasPeer(ctx.peerId)) {
       throw new LecternError(ErrorCode.NOT_FOUND, `peer not found (join first): ${ctx.peerId}`);
     }
-    return room.serialize<unknown>(ctx.peerId, () => {
-      switch (m) {
-        case 'createWebRtcTransport':
-          return room.createWebRtcTransport(ctx.peerId, body);
-        case 'connectTransport':
-          return room.connectTransport(ctx.peerId, body);
-        case 'createPlainTransport':
-          return room.createPlainTransport(ctx.peerId, body);
-        case 'connectPlainTransport':
-          return room.connectPlainTransport(ctx.peerId, body);
-        case 'restartIce':
-          return room.restartIce(ctx.peerId, body);
-        case 'produce':
-          return room.produce(ctx.peerId, body);
-        case 'closeProducer':
-          return room.closeProducer(ctx.peerId, body);
-        case 'pauseProducer':
-          return room.pauseProducer(ctx.peerId, body);
-        case 'resumeProducer':
-          return room.resumeProducer(ctx.peerId, body);
-        case 'consume':
-          return room.consume(ctx.peerId, body);
-        case 'pauseConsumer':
-          return room.pauseConsumer(ctx.peerId, body);
-        case 'resumeConsumer':
-          return room.resumeConsumer(ctx.peerId, body);
-        case 'setConsumerPreferredLayers':
-          return room.setConsumerPreferredLayers(ctx.peerId, body);
-        case 'leave':
-          return room.leave(ctx.peerId);
-        case 'sendGesture':
-          return room.sendGesture(ctx.peerId, body);
-        case 'raiseHand':
-          return room.raiseHand(ctx.peerId);
-        case 'lowerHand':
-          return room.lowerHand(ctx.peerId);
-        case 'getHandQueue':
-          return room.getHandQueue(ctx.peerId);
-        case 'dismissHand':
-          return room.dismissHand(ctx.peerId, body);
-        case 'clearHandQueue':
-          return room.clearHandQueue(ctx.peerId);
-      }
-    });
+    return room.serialize(ctx.peerId, () => handler.run(room, caller, parsed.data));
   }
 
   private async createRoom(roomId: string, overrides: Partial<RoomOptions>): Promise<Room> {
@@ -339,6 +277,33 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     this.emptyTimers.delete(roomId);
   }
 
+  /** Times a request and reports how it ended (the `requestCompleted` / `requestFailed` events metrics and logs use). */
+  private async measured<T>(context: PeerContext, method: string, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const label = isRequestMethod(method) ? method : 'unknown';
+    try {
+      const result = await run();
+      this.safeEmit('requestCompleted', { method: label, durationMs: performance.now() - started });
+      return result;
+    } catch (thrown) {
+      const error = toLecternError(thrown);
+      this.safeEmit('requestCompleted', { method: label, durationMs: performance.now() - started, code: error.code });
+      this.safeEmit('requestFailed', {
+        roomId: truncate(String(context?.roomId)),
+        peerId: truncate(String(context?.peerId)),
+        method: truncate(String(method)),
+        error,
+      });
+      throw error;
+    }
+  }
+
+  /** The manager is open and the host's context is well-formed. */
+  private accept(context: PeerContext): PeerContext {
+    this.assertOpen();
+    return parseContext(context);
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new LecternError(ErrorCode.CLOSED, 'room manager is closed');
   }
@@ -347,7 +312,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
 const contextSchema = z.object({
   roomId: idSchema,
   peerId: idSchema,
-  role: roleSchema.optional(),
+  role: peerRoleSchema.optional(),
   roomOptions: z.record(z.string(), z.unknown()).optional(),
 });
 

@@ -1,11 +1,6 @@
 import type { types } from 'mediasoup';
-import type { LecternErrorJSON } from '../errors.js';
-import type { GestureName, GesturePhase, MediaSource } from '../api/schemas.js';
-
-export type { GestureName, GesturePhase, MediaSource };
-
-/** A peer's role, decided by the host (from its own auth), never by the client. */
-export type PeerRole = 'lecturer' | 'student';
+import type { PeerRole } from '@lectern/protocol';
+import type { WorkerPool } from '../workers/worker-pool.js';
 
 /** What students may publish in a room: nothing, their microphone, or anything. */
 export type StudentMediaPolicy = 'off' | 'audio' | 'all';
@@ -37,6 +32,13 @@ export interface WebRtcTransportSettings {
   initialAvailableOutgoingBitrate: number;
   /** Cap on what one peer may send in (bps); 0 = no cap. */
   maxIncomingBitrate: number;
+  /**
+   * ICE consent freshness (RFC 7675): a transport whose peer sent no consent
+   * check for this long goes `disconnected` on the server, so a vanished peer is
+   * noticed without waiting for DTLS. Browsers send checks every ~5 s. 0 turns it
+   * off. Default 30 (mediasoup's).
+   */
+  iceConsentTimeoutSeconds: number;
 }
 
 /**
@@ -66,67 +68,11 @@ export interface PeerContext {
   roomOptions?: Partial<RoomOptions>;
 }
 
-/** A peer as other peers see it. */
-export interface PeerInfo {
-  peerId: string;
-  role: PeerRole;
-  displayName?: string;
-  appData: Record<string, unknown>;
+/** What a room is built with (from the manager's settings). */
+export interface RoomDeps {
+  pool: WorkerPool;
+  timeoutMs: number;
+  limits: PeerLimits;
+  transport: WebRtcTransportSettings;
+  plainTransport: PlainTransportSettings;
 }
-
-/** A producer as other peers see it. */
-export interface ProducerInfo {
-  producerId: string;
-  peerId: string;
-  kind: types.MediaKind;
-  source: MediaSource;
-  paused: boolean;
-  appData: Record<string, unknown>;
-}
-
-/**
- * One raised hand in a room's queue. The queue is ordered by `raisedAt` (first
- * come, first served) and holds at most one entry per peer.
- */
-export interface HandQueueEntry {
-  peerId: string;
-  displayName?: string;
-  /** When the hand went up (server clock, ISO 8601). Raising again while queued keeps it. */
-  raisedAt: string;
-  /** A recognised `raised-hand` gesture, or the client's raise-hand button. */
-  source: 'gesture' | 'button';
-}
-
-/** Why a peer left. */
-export type LeaveReason = 'left' | 'replaced' | 'worker-died' | 'room-closed';
-
-/**
- * Notifications a peer must hear, addressed by peer id. The host forwards each to
- * the listed peers over its own signaling; the client SDK consumes them.
- */
-export interface NotificationMap {
-  peerJoined: PeerInfo;
-  peerLeft: { peerId: string; reason: LeaveReason };
-  newProducer: ProducerInfo;
-  producerClosed: { producerId: string; peerId: string };
-  producerPaused: { producerId: string };
-  producerResumed: { producerId: string };
-  consumerClosed: { consumerId: string; producerId: string };
-  consumerPaused: { consumerId: string };
-  consumerResumed: { consumerId: string };
-  consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
-  activeSpeaker: { peerId: string; producerId: string };
-  /** The peer's media is gone (its worker died): rejoin to continue. */
-  reconnectRequired: { reason: 'worker-died'; error?: LecternErrorJSON };
-  roomClosed: { roomId: string };
-  /** A peer's gesture, sent to the room's lecturers (the host sees every gesture as a room event). */
-  gesture: { peerId: string; gesture: GestureName; phase: GesturePhase; confidence: number };
-  /** The raised-hand queue changed, sent to every peer of the room; oldest hand first. */
-  handQueueChanged: { queue: HandQueueEntry[] };
-}
-export type NotificationName = keyof NotificationMap;
-
-/** One notification, addressed to peers of one room. */
-export type Notification = {
-  [N in NotificationName]: { roomId: string; to: string[]; name: N; data: NotificationMap[N] };
-}[NotificationName];

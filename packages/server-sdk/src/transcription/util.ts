@@ -28,12 +28,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Exponential backoff with full jitter between `min` and `max`. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(minMs + Math.random() * Math.max(0, ceiling - minMs));
-}
-
 /** A level-triggered wake-up: `wait()` resolves on the next `notify()`. */
 export class Wakeup {
   private waiters: (() => void)[] = [];

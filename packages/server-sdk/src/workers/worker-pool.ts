@@ -4,6 +4,7 @@ import type { types } from 'mediasoup';
 import { ErrorCode, LecternError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { withTimeout } from '../util/timeout.js';
+import { backoffDelay } from '../util/backoff.js';
 import { DEFAULT_LOAD_MODEL, type LoadModel, WorkerLoad } from './worker-load.js';
 
 /** How new routers are spread over workers. */
@@ -225,7 +226,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       await this.sampleOne(slot);
       this.safeEmit('workerRespawned', { index, pid: slot.worker.pid, previousPid });
     } catch (error) {
-      const retryInMs = Math.min(30_000, 250 * 2 ** attempt);
+      // The pool owns this retry (see util/backoff.ts): 250 ms → 30 s with jitter, until it succeeds or the pool closes.
+      const retryInMs = backoffDelay(attempt + 1, { minMs: 250, maxMs: 30_000 });
       this.safeEmit('workerRespawnFailed', { index, error: error as Error, retryInMs });
       setTimeout(() => void this.respawn(index, previousPid, attempt + 1), retryInMs).unref();
     }

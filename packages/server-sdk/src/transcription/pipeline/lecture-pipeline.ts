@@ -1,36 +1,21 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { SttEngine } from '@lectern/stt-adapter';
-import type { types } from 'mediasoup';
+import type { LectureSummary, PeerRole, ProducerInfo } from '@lectern/protocol';
 import { ErrorCode, LecternError } from '../../errors.js';
-import type { Room } from '../../rooms/room.js';
-import type { PeerRole, ProducerInfo } from '../../rooms/types.js';
+import type { RoomView } from '../../rooms/room.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import { Batcher, type BatcherSettings, type ReadyBatch } from '../batch/batcher.js';
 import { DeletionQueue } from '../batch/deletion-queue.js';
 import { readManifest, readSegmentSidecar } from '../batch/manifest.js';
-import type { TranscriptEntry, TranscriptStore } from '../store/transcript-store.js';
+import type { LecturePipelineEvents, PipelineStage } from '../events.js';
+import type { TranscriptStore } from '../store/transcript-store.js';
 import { OfflineSummarizer } from '../summary/offline-summarizer.js';
-import type { LectureSummary, Summarizer } from '../summary/summarizer.js';
-import { AudioTap, type AudioSegment, type AudioTapSettings } from '../tap/audio-tap.js';
+import type { Summarizer } from '../summary/summarizer.js';
+import { AudioTap, type AudioSegment, type AudioTapSettings, type TapSource } from '../tap/audio-tap.js';
 import { readWav } from '../tap/wav.js';
 import { writeFileAtomic } from '../util.js';
 import { SttStage, type SttStageSettings } from './stt-stage.js';
-
-/** Which stage a pipeline error comes from. */
-export type PipelineStage = 'tap' | 'batch' | 'stt' | 'store' | 'summary' | 'cleanup';
-
-/** Events of one lecture's pipeline (the service re-emits them with `roomId`). */
-export interface LecturePipelineEvents {
-  segmentWritten: { lectureId: string; streamKey: string; producerId: string; offset: number; duration: number; partial: boolean };
-  batchReady: { lectureId: string; batchId: string; streamKey: string; offset: number; duration: number; segments: number };
-  batchTranscribed: { lectureId: string; batchId: string; streamKey: string; sttSeconds: number; audioSeconds: number; segments: number; attempt: number };
-  transcriptUpdated: { lectureId: string; batchId: string; entries: TranscriptEntry[] };
-  summaryReady: { lectureId: string; summary: LectureSummary };
-  pipelineError: { lectureId: string; stage: PipelineStage; error: LecternError; willRetry: boolean };
-  tapRestarted: { lectureId: string; streamKey: string; producerId: string };
-  listenerError: { event: string; error: unknown };
-}
 
 /** Picks the producers a lecture transcribes. Default: every audio producer of a lecturer. */
 export type ProducerSelector = (producer: ProducerInfo, role: PeerRole | undefined) => boolean;
@@ -148,12 +133,14 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
   }
 
   /** Taps the selected producers of a room, now and as they appear; taps end with their producers. */
-  attach(room: Room, select: ProducerSelector): void {
+  attach(room: RoomView, select: ProducerSelector): void {
     const consider = (info: ProducerInfo) => {
       if (this.stopping || this.taps.has(info.producerId)) return;
       if (!select(info, room.peerInfo(info.peerId)?.role)) return;
-      const media = room.producerMedia(info.producerId);
-      if (media) this.startTap(media.router, media.producer, `${info.peerId}:${info.source}`);
+      const producer = room.watchProducer(info.producerId);
+      if (!producer) return;
+      const source: TapSource = { producer, openConsumer: (options) => room.createServerConsumer(info.producerId, options) };
+      this.startTap(source, `${info.peerId}:${info.source}`);
     };
     const onClose = () => void this.stop();
     room.on('newProducer', consider);
@@ -177,23 +164,26 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     return this.stopping;
   }
 
-  private startTap(router: types.Router, producer: types.Producer, streamKey: string): void {
-    const tap = new AudioTap(router, producer, streamKey, path.join(this.dir, 'segments'), this.startedAtMs, this.deps.settings.tap);
-    this.taps.set(producer.id, tap);
+  private startTap(source: TapSource, streamKey: string): void {
+    const producerId = source.producer.producerId;
+    const tap = new AudioTap(source, streamKey, path.join(this.dir, 'segments'), this.startedAtMs, this.deps.settings.tap);
+    this.taps.set(producerId, tap);
     tap.on('segment', (segment) => this.onSegment(segment));
     tap.on('runEnded', (e) => {
       if (e.reason === 'crashed' || e.reason === 'input-idle') {
-        this.safeEmit('tapRestarted', { lectureId: this.lectureId, streamKey, producerId: producer.id });
+        this.safeEmit('tapRestarted', { lectureId: this.lectureId, streamKey, producerId });
         if (e.reason === 'crashed') {
           this.error('tap', new LecternError(ErrorCode.INTERNAL, `FFmpeg for ${streamKey} exited unexpectedly (${e.exit?.signal ?? e.exit?.code ?? e.error ?? 'unknown'}); restarting`), true);
         }
       }
     });
     tap.on('failed', ({ error }) => this.error('tap', error, false));
-    producer.observer.once('close', () => {
+    const unwatch = source.producer.watch((change) => {
+      if (change !== 'close') return;
+      unwatch();
       // The tap finishes its last segment by itself; forget it once it has.
       void tap.stop().then(() => {
-        if (this.taps.get(producer.id) === tap) this.taps.delete(producer.id);
+        if (this.taps.get(producerId) === tap) this.taps.delete(producerId);
       });
     });
     tap.start();

@@ -6,11 +6,18 @@ import { TypedEmitter } from '../../util/typed-emitter.js';
 import type { DeletionQueue } from '../batch/deletion-queue.js';
 import type { BatchManifest } from '../batch/manifest.js';
 import type { ReadyBatch } from '../batch/batcher.js';
-import type { TranscriptEntry, TranscriptStore } from '../store/transcript-store.js';
-import { backoffDelay, sleep, Wakeup } from '../util.js';
+import type { TranscriptEntry } from '@lectern/protocol';
+import type { TranscriptStore } from '../store/transcript-store.js';
+import { backoffDelay } from '../../util/backoff.js';
+import { sleep, Wakeup } from '../util.js';
 
 export interface SttStageSettings {
-  /** Backoff between attempts at a batch that failed (STT or store). Defaults 1 s → 60 s. */
+  /**
+   * Backoff between the stage's attempts at a batch that failed (STT or store),
+   * with jitter. Defaults 1 s → 60 s. One attempt is one `engine.transcribe()`
+   * call (which may retry its request a bounded number of times inside) plus
+   * the store write.
+   */
   retryMinDelayMs: number;
   retryMaxDelayMs: number;
   /** A batch the engine rejects as bad input this many times is moved to `failed/`. Default 3. */
@@ -40,6 +47,19 @@ export interface SttStageEvents {
  * transcribed or stored now stays on disk and is retried with backoff; nothing
  * is dropped. A result already obtained is not re-transcribed when only the
  * store failed.
+ *
+ * Retry ownership (see util/backoff.ts): this stage owns the lecture-long
+ * policy — keep the batch on disk and try again, for as long as the lecture
+ * runs (then `recover()` picks it up). The engine owns the short,
+ * transport-level retries of ONE request, bounded by its own settings
+ * (`WhisperApiClient`: `retries`, default 4), and the store owns the retries of
+ * one operation within its deadline. The layers nest exactly once: stage
+ * attempt *n* makes one `transcribe()` call and one `putBatch()` call, each
+ * settling after its own bounded retries; the stage then waits
+ * {@link backoffDelay} before attempt *n + 1*. Neither layer retries on the
+ * other's behalf, so attempts never multiply beyond (stage attempts) ×
+ * (engine tries per call). Input the engine rejects as bad is not retried
+ * forever: after `maxRejections` the batch is moved to `failed/`.
  */
 export class SttStage extends TypedEmitter<SttStageEvents> {
   private readonly queue: ReadyBatch[] = [];
@@ -144,14 +164,14 @@ export class SttStage extends TypedEmitter<SttStageEvents> {
         const rejected = stage === 'stt' && isRejection(error);
         if (rejected) rejections += 1;
         const giveUp = rejections >= this.settings.maxRejections;
-        this.safeEmit('error', { batchId: manifest.batchId, stage, error: asLecternError(error, stage), willRetry: !giveUp });
+        this.safeEmit('error', { batchId: manifest.batchId, stage, error: asLecternError(error, stage, attempt), willRetry: !giveUp });
         if (giveUp) {
           // Kept, not deleted: an operator can inspect or resubmit it.
           await fs.mkdir(this.failedDir, { recursive: true });
           await fs.rename(dir, path.join(this.failedDir, manifest.batchId)).catch(() => undefined);
           return;
         }
-        await sleep(backoffDelay(attempt, this.settings.retryMinDelayMs, this.settings.retryMaxDelayMs), signal);
+        await sleep(backoffDelay(attempt, { minMs: this.settings.retryMinDelayMs, maxMs: this.settings.retryMaxDelayMs }), signal);
       }
     }
   }
@@ -163,10 +183,17 @@ function isRejection(error: unknown): boolean {
   return e.retryable === false && e.code !== 'ABORTED';
 }
 
-function asLecternError(error: unknown, stage: 'stt' | 'store'): LecternError {
+/**
+ * The stage's view of a failed attempt. For engine errors the details say how
+ * the layers nested: the stage's attempt, and how many requests the engine
+ * made within it (when the engine reports it, like `SttError.attempts`).
+ */
+function asLecternError(error: unknown, stage: 'stt' | 'store', attempt: number): LecternError {
   if (error instanceof LecternError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new LecternError(ErrorCode.UNAVAILABLE, `${stage === 'stt' ? 'speech-to-text' : 'transcript store'} failed: ${message}`, undefined, { cause: error });
+  const engineAttempts = (error as { attempts?: unknown } | null)?.attempts;
+  const details = { attempt, ...(typeof engineAttempts === 'number' ? { engineAttempts } : {}) };
+  return new LecternError(ErrorCode.UNAVAILABLE, `${stage === 'stt' ? 'speech-to-text' : 'transcript store'} failed: ${message}`, details, { cause: error });
 }
 
 /**

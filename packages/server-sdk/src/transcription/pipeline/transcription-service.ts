@@ -2,24 +2,20 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SttEngine } from '@lectern/stt-adapter';
+import type { LectureSummary } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound } from '../../errors.js';
 import type { RoomManager } from '../../rooms/room-manager.js';
-import { TranscriptionMetrics } from '../../metrics/transcription-metrics.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import { DEFAULT_BATCHER_SETTINGS, type BatcherSettings } from '../batch/batcher.js';
 import type { TransferFormat } from '../batch/manifest.js';
+import { FORWARDED_PIPELINE_EVENTS, type LecturePipelineEvents, type TranscriptionServiceEvents } from '../events.js';
+import { TranscriptionMetrics } from '../metrics.js';
 import { MemoryTranscriptStore } from '../store/memory-store.js';
 import type { TranscriptStore } from '../store/transcript-store.js';
 import { OfflineSummarizer } from '../summary/offline-summarizer.js';
-import type { LectureSummary, Summarizer } from '../summary/summarizer.js';
+import type { Summarizer } from '../summary/summarizer.js';
 import { DEFAULT_TAP_SETTINGS, validateTapSettings, type AudioTapSettings } from '../tap/audio-tap.js';
-import {
-  lecturerAudio,
-  LecturePipeline,
-  type LecturePipelineEvents,
-  type PipelineSettings,
-  type ProducerSelector,
-} from './lecture-pipeline.js';
+import { lecturerAudio, LecturePipeline, type PipelineSettings, type ProducerSelector } from './lecture-pipeline.js';
 import { DEFAULT_STT_STAGE_SETTINGS, type SttStageSettings } from './stt-stage.js';
 
 export interface TranscriptionServiceOptions {
@@ -45,7 +41,13 @@ export interface TranscriptionServiceOptions {
   tapListenIp?: string;
   /** FFmpeg restart backoff after a crash. */
   tapRestart?: Partial<AudioTapSettings['restart']>;
-  /** Retry backoff for batches the engine or the store failed. */
+  /**
+   * The pipeline's own retry of a batch the engine or the store failed (the batch
+   * stays on disk meanwhile; 1 s → 60 s with jitter, as long as the lecture runs).
+   * Each retry is one `engine.transcribe()` call: the engine's own short
+   * retries of one request (e.g. `WhisperApiClient`'s `retries`) happen inside
+   * it and are configured on the engine, not here.
+   */
   sttRetry?: Partial<Pick<SttStageSettings, 'retryMinDelayMs' | 'retryMaxDelayMs' | 'maxRejections'>>;
   /** Engine options for every batch (language, beam size, VAD, word timestamps). */
   transcribe?: SttStageSettings['transcribe'];
@@ -68,25 +70,6 @@ export interface LectureTranscription {
   roomId: string;
   startedAt: Date;
 }
-
-/** Service events: each pipeline event plus the room it belongs to. */
-export type TranscriptionServiceEvents = {
-  [K in Exclude<keyof LecturePipelineEvents, 'listenerError'>]: LecturePipelineEvents[K] & { roomId: string };
-} & {
-  transcriptionStarted: { lectureId: string; roomId: string };
-  transcriptionStopped: { lectureId: string; roomId: string; summary: LectureSummary };
-  listenerError: { event: string; error: unknown };
-};
-
-const FORWARDED = [
-  'segmentWritten',
-  'batchReady',
-  'batchTranscribed',
-  'transcriptUpdated',
-  'summaryReady',
-  'pipelineError',
-  'tapRestarted',
-] as const;
 
 /**
  * Live transcription of lectures over a {@link RoomManager}: taps the lecturer's
@@ -275,7 +258,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
   }
 
   private forward(pipeline: LecturePipeline, roomId: string): void {
-    for (const name of FORWARDED) {
+    for (const name of FORWARDED_PIPELINE_EVENTS) {
       pipeline.on(name, (event: LecturePipelineEvents[typeof name]) => {
         (this.safeEmit as (n: string, e: unknown) => void)(name, { ...event, roomId });
       });

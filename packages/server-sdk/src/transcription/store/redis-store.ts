@@ -1,11 +1,14 @@
-import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
-import type { LectureSummary } from '../summary/summarizer.js';
+import { backoffDelay, type BackoffPolicy } from '../../util/backoff.js';
+import { loadOptionalPeer } from '../optional-peer.js';
 import { sleep } from '../util.js';
+import type { MemoryTranscriptStore } from './memory-store.js';
+import { lectureKeys, memberKey, SCRIPTS, type LectureKeys, type LuaScript } from './redis-scripts.js';
+import type { LectureRecord, TranscriptStore } from './transcript-store.js';
 import {
   MAX_STORE_ID_LENGTH,
-  type MemoryTranscriptStore,
   compareEntries,
   compareStrings,
   isCompleteRecord,
@@ -15,8 +18,7 @@ import {
   validateRange,
   validateRecord,
   validateSummary,
-} from './memory-store.js';
-import type { LectureRecord, TranscriptEntry, TranscriptStore } from './transcript-store.js';
+} from './validation.js';
 
 /** Options shared by both ways of giving the store its connection. */
 interface RedisTranscriptStoreCommonOptions {
@@ -57,14 +59,17 @@ export type RedisTranscriptStoreOptions = RedisTranscriptStoreCommonOptions &
          * queue, commands in flight when the connection drops fail at once
          * (`maxRetriesPerRequest: 0`, no automatic resend) and are retried by the
          * store itself within `commandTimeoutMs` (every store operation is
-         * idempotent); reconnects forever with exponential backoff capped at 1 s.
+         * idempotent); reconnects forever with exponential backoff (jittered)
+         * capped at 1 s. Needs the optional peer dependency `ioredis`, loaded
+         * here: `INVALID_CONFIG` when it is not installed.
          */
         url: string;
         redis?: undefined;
       }
     | {
         /**
-         * An existing ioredis client (standalone). The host owns it: the store never
+         * An existing ioredis client (standalone); the store loads nothing of
+         * ioredis itself then. The host owns it: the store never
          * closes it, never adds listeners that outlive a call, and keeps the
          * client's own settings (a client `keyPrefix` is applied before the
          * store's). The store still never sends a command while the client is
@@ -79,90 +84,17 @@ export type RedisTranscriptStoreOptions = RedisTranscriptStoreCommonOptions &
 export const DEFAULT_TRANSCRIPT_TTL_SECONDS = 30 * 24 * 60 * 60;
 const DEFAULT_KEY_PREFIX = 'lectern:';
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
-/** Longest wait between two reconnect attempts of an owned connection. */
-const RECONNECT_CAP_MS = 1000;
+/**
+ * Reconnects of an owned connection (the loop is ioredis'; the delays are ours):
+ * 100 ms → 1 s with jitter, forever until `close()`.
+ */
+const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 100, maxMs: 1000 };
+/** Retries of one operation after a dropped connection: 25 → 250 ms with jitter, always within the operation's deadline. */
+const OPERATION_RETRY_BACKOFF: BackoffPolicy = { minMs: 25, maxMs: 250 };
 const RECORD_FIELDS = ['lectureId', 'roomId', 'startedAt', 'endedAt', 'language'] as const;
 const SUMMARY_FIELD = 'summary';
 /** Reply errors that mean "the server cannot serve right now" (retryable), not "the request is wrong". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS)\b/;
-
-// KEYS of every write script: [lecture hash, entries zset, entry hash, batches hash];
-// each write refreshes the expiry of all four (ARGV[1] = ttl seconds, 0 = none).
-const TOUCH = `
-local function touch(ttl)
-  if ttl > 0 then
-    for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
-  end
-end
-`;
-
-/** ARGV: ttl, then field/value pairs to set on the lecture hash. */
-const HSET_SCRIPT = `${TOUCH}
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-touch(tonumber(ARGV[1]))
-return 1
-`;
-
-/**
- * ARGV: ttl, batchId, JSON array of the batch's member keys, then
- * (member, score, entry JSON) triples. Removes the batch's previous members and
- * writes the new ones in one atomic step.
- */
-const PUT_BATCH_SCRIPT = `${TOUCH}
-local old = redis.call('HGET', KEYS[4], ARGV[2])
-if old then
-  for _, member in ipairs(cjson.decode(old)) do
-    redis.call('ZREM', KEYS[2], member)
-    redis.call('HDEL', KEYS[3], member)
-  end
-end
-for i = 4, #ARGV, 3 do
-  redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
-end
-redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
-touch(tonumber(ARGV[1]))
-return 1
-`;
-
-/** KEYS: entries zset, entry hash. ARGV: min, max score. Returns entry JSONs in score order. */
-const GET_TRANSCRIPT_SCRIPT = `
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
-local out = {}
-for i = 1, #members, 1000 do
-  local chunk = {}
-  for j = i, math.min(i + 999, #members) do chunk[#chunk + 1] = members[j] end
-  local values = redis.call('HMGET', KEYS[2], unpack(chunk))
-  for j = 1, #values do
-    if values[j] then out[#out + 1] = values[j] end
-  end
-end
-return out
-`;
-
-interface LuaScript {
-  readonly source: string;
-  readonly sha: string;
-}
-
-const script = (source: string): LuaScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const SCRIPTS = {
-  hset: script(HSET_SCRIPT),
-  putBatch: script(PUT_BATCH_SCRIPT),
-  getTranscript: script(GET_TRANSCRIPT_SCRIPT),
-};
-
-/** The Redis keys of one lecture. */
-interface LectureKeys {
-  /** Hash: record fields + `summary` (JSON). */
-  lecture: string;
-  /** Sorted set: member `batchId:index` (index zero-padded), score = start. */
-  entries: string;
-  /** Hash: member → entry JSON. */
-  entry: string;
-  /** Hash: batchId → JSON array of the batch's members. */
-  batches: string;
-}
 
 /**
  * A {@link TranscriptStore} in Redis (ioredis 5). Per lecture `id`, with the
@@ -234,13 +166,15 @@ export class RedisTranscriptStore implements TranscriptStore {
         autoResendUnfulfilledCommands: false,
         commandTimeout: timeout,
         connectTimeout: timeout,
-        retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), RECONNECT_CAP_MS),
+        retryStrategy: (times) => backoffDelay(times, RECONNECT_BACKOFF),
         connectionName: 'lectern-transcripts',
         // ioredis waits this long for a socket it ends to close; it also waits on an
         // already-dead socket when closed while reconnecting, delaying process exit.
         disconnectTimeout: 200,
       };
-      this.#client = new Redis(options.url, clientOptions);
+      // ioredis is an optional peer dependency, loaded only here (INVALID_CONFIG when missing).
+      const { Redis: RedisClient } = loadOptionalPeer<typeof import('ioredis')>('ioredis');
+      this.#client = new RedisClient(options.url, clientOptions);
       this.#owned = true;
       this.#client.on('error', (error: unknown) => {
         this.#lastError = error;
@@ -351,8 +285,7 @@ export class RedisTranscriptStore implements TranscriptStore {
   /** The keys of one lecture (validates the id). */
   #keys(lectureId: string): LectureKeys {
     validateId('lectureId', lectureId);
-    const base = `${this.#prefix}lecture:{${lectureId}}`;
-    return { lecture: base, entries: `${base}:entries`, entry: `${base}:entry`, batches: `${base}:batches` };
+    return lectureKeys(this.#prefix, lectureId);
   }
 
   /** Runs one write script over all of the lecture's keys (ARGV[1] = ttl). */
@@ -375,7 +308,9 @@ export class RedisTranscriptStore implements TranscriptStore {
   /**
    * Runs an (idempotent) operation within the `commandTimeoutMs` deadline: waits
    * for a ready connection, runs it, and retries after connection failures
-   * until the deadline; maps whatever is left to a {@link LecternError}.
+   * until the deadline; maps whatever is left to a {@link LecternError}. The
+   * store owns this retry (util/backoff.ts); its caller (the STT stage) sees one
+   * bounded operation and decides itself whether to try the batch again later.
    */
   async #run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.#timeoutMs;
@@ -388,7 +323,7 @@ export class RedisTranscriptStore implements TranscriptStore {
       } catch (error) {
         if (this.#closed) throw storeClosed(this.name);
         if (error instanceof LecternError) throw error;
-        const pause = Math.min(25 * 2 ** attempt, 250);
+        const pause = backoffDelay(attempt + 1, OPERATION_RETRY_BACKOFF);
         if (!isRetryable(error) || Date.now() + pause >= deadline) throw this.#toLecternError(error, op);
         lastError = error;
         await sleep(pause);
@@ -434,11 +369,6 @@ export class RedisTranscriptStore implements TranscriptStore {
     }
     return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
   }
-}
-
-/** The sorted-set member (and entry-hash field) of one entry: `batchId:0000000007`. */
-function memberKey(batchId: string, index: number): string {
-  return `${batchId}:${String(index).padStart(10, '0')}`;
 }
 
 function parseEntry(json: unknown, lectureId: string): TranscriptEntry {

@@ -1,18 +1,4 @@
-import type { LectureSummary } from '../summary/summarizer.js';
-
-/** One transcript segment placed on the lecture's timeline. */
-export interface TranscriptEntry {
-  /** The batch this segment came from; a retried batch replaces its own entries. */
-  batchId: string;
-  /** Position of the segment within its batch (0-based). */
-  index: number;
-  /** Seconds from the start of the lecture (absolute, comparable across batches). */
-  start: number;
-  end: number;
-  text: string;
-  /** Word timings (absolute seconds), when the engine produced them. */
-  words?: { start: number; end: number; word: string; probability: number }[];
-}
+import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
 
 /** Bookkeeping the pipeline keeps next to a lecture's transcript. */
 export interface LectureRecord {

@@ -1,8 +1,14 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from 'openai';
-import type { TranscriptEntry } from '../store/transcript-store.js';
-import type { LectureSummary, SummarizeInput, Summarizer } from './summarizer.js';
+import type OpenAI from 'openai';
+import type { LectureSummary } from '@lectern/protocol';
+import type { SummarizeInput, Summarizer } from './summarizer.js';
 import { ErrorCode, LecternError, toLecternError, truncate } from '../../errors.js';
-import { coveredSeconds, emptySummary, isEmptyTranscript } from './offline-summarizer.js';
+import { loadOptionalPeer } from '../optional-peer.js';
+import { parseSummaryAnswer, readCompletion } from './answer.js';
+import { coveredSeconds, emptySummary, isEmptyTranscript } from './common.js';
+import { chunkPrompt, chunkTranscript, formatPart, reducePrompt, spanOf, truncateText, wholePrompt, type Part } from './prompts.js';
+
+/** The `openai` package: an optional peer dependency, loaded by the constructor (see optional-peer.ts). */
+type OpenAIModule = typeof import('openai');
 
 /** Options of {@link OpenAICompatibleSummarizer}. */
 export interface OpenAICompatibleSummarizerOptions {
@@ -22,7 +28,11 @@ export interface OpenAICompatibleSummarizerOptions {
   apiKey?: string;
   /** Time limit of one HTTP attempt in milliseconds (default 120 000); exceeded → `TIMEOUT` once retries are spent. */
   timeoutMs?: number;
-  /** Retries of a failed attempt (connection error, timeout, 408/409/429/5xx), with backoff, by the `openai` SDK (default 2). */
+  /**
+   * Retries of a failed attempt (connection error, timeout, 408/409/429/5xx), with backoff, by the `openai` SDK (default 2).
+   * This is the only retry of a summary request: the SDK owns it (see util/backoff.ts); the
+   * pipeline does not retry a failed summary, it falls back to the offline summarizer.
+   */
   maxRetries?: number;
   /** Sampling temperature (default 0.2: faithful, little invention). Reasoning models may require 1. */
   temperature?: number;
@@ -49,14 +59,6 @@ export interface OpenAICompatibleSummarizerOptions {
   fetch?: typeof globalThis.fetch;
 }
 
-/** A summary (of a chunk, of several partials, or of the lecture) as the model returned it. */
-interface Part {
-  start: number;
-  end: number;
-  summary: string;
-  keyPoints: string[];
-}
-
 const DEFAULT_SYSTEM_PROMPT =
   'You summarise transcripts of university lectures for the students who attended. ' +
   'Stay faithful to the transcript: never add facts, examples or opinions that were not said. ' +
@@ -73,6 +75,10 @@ const MIN_CHUNK_CHARS = 500;
  * chunk summaries (bounded concurrency), then combined by further calls
  * (recursively when the partial summaries are themselves too long).
  *
+ * Needs the optional peer dependency `openai`, loaded when this class is
+ * constructed (never by importing the module): the constructor throws
+ * `INVALID_CONFIG` when it is not installed.
+ *
  * Errors are `LecternError`s: unreachable / 5xx / 429 after retries →
  * `UNAVAILABLE`; timeout → `TIMEOUT`; 400/401/403/404/422 (bad key, unknown
  * model, refused parameters) → `INVALID_CONFIG`; empty or unparseable answers →
@@ -80,6 +86,7 @@ const MIN_CHUNK_CHARS = 500;
  */
 export class OpenAICompatibleSummarizer implements Summarizer {
   readonly name: string;
+  private readonly sdk: OpenAIModule;
   private readonly client: OpenAI;
   private readonly model: string;
   private readonly temperature: number;
@@ -135,7 +142,8 @@ export class OpenAICompatibleSummarizer implements Summarizer {
     this.concurrency = concurrency;
     this.timeoutMs = timeoutMs;
     this.jsonMode = jsonMode;
-    this.client = new OpenAI({
+    this.sdk = loadOptionalPeer<OpenAIModule>('openai');
+    this.client = new this.sdk.OpenAI({
       baseURL: baseUrl,
       apiKey: apiKey === undefined || apiKey === '' ? PLACEHOLDER_API_KEY : apiKey,
       // Explicit nulls: the SDK would otherwise send OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment to any host.
@@ -247,7 +255,7 @@ export class OpenAICompatibleSummarizer implements Summarizer {
       completion = await this.request(prompt, json, signal);
     } catch (error) {
       // Many compatible servers reject `response_format`: retry once without it, and stop asking.
-      if (json && error instanceof APIError && (error.status === 400 || error.status === 422) && !signal.aborted) {
+      if (json && error instanceof this.sdk.APIError && (error.status === 400 || error.status === 422) && !signal.aborted) {
         this.jsonMode = false;
         try {
           completion = await this.request(prompt, false, signal);
@@ -300,6 +308,7 @@ export class OpenAICompatibleSummarizer implements Summarizer {
     if (error instanceof LecternError) return error;
     // No URL in messages or details: hosts may forward these errors to clients; the SDK error (the cause) has it for logs.
     const details: Record<string, unknown> = { generator: this.name };
+    const { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } = this.sdk;
     const cause = { cause: error };
     if (error instanceof APIConnectionTimeoutError) {
       return new LecternError(ErrorCode.TIMEOUT, `LLM (${this.name}) did not answer within ${this.timeoutMs} ms`, details, cause);
@@ -357,232 +366,4 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-/** Reads `choices[0].message.content` from whatever the server sent, without trusting its shape. */
-function readCompletion(completion: unknown): { content: string | undefined; finishReason: string | undefined } {
-  const choices = isRecord(completion) && Array.isArray(completion['choices']) ? (completion['choices'] as unknown[]) : [];
-  const first = choices[0];
-  const message = isRecord(first) ? first['message'] : undefined;
-  const content = isRecord(message) && typeof message['content'] === 'string' ? message['content'] : undefined;
-  const finishReason = isRecord(first) && typeof first['finish_reason'] === 'string' ? first['finish_reason'] : undefined;
-  return { content, finishReason };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-// ---------------------------------------------------------------------------
-// Chunking and prompts
-
-/** A stretch of the transcript sent in one request (see {@link chunkTranscript}). */
-export interface TranscriptChunk {
-  start: number;
-  end: number;
-  /** The entries' text joined with spaces (no header). */
-  text: string;
-}
-
-/** `[12:30–17:30]`; hours appear when needed (`[1:02:03–1:07:00]`). */
-export function formatTimeRange(start: number, end: number): string {
-  return `[${formatTime(start)}–${formatTime(end)}]`;
-}
-
-function formatTime(seconds: number): string {
-  const total = Math.max(0, Math.floor(Number.isFinite(seconds) ? seconds : 0));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const mm = String(m).padStart(2, '0');
-  const ss = String(s).padStart(2, '0');
-  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
-
-/**
- * Splits the transcript into chunks of at most `maxChars` characters of text,
- * cut at entry boundaries (an entry longer than `maxChars` alone is cut at
- * spaces). Every entry's text lands in exactly one chunk, in order.
- */
-export function chunkTranscript(entries: readonly TranscriptEntry[], maxChars: number): TranscriptChunk[] {
-  const chunks: TranscriptChunk[] = [];
-  let current: TranscriptChunk | undefined;
-  for (const entry of entries) {
-    const text = entry.text.trim().replace(/\s+/gu, ' ');
-    if (text === '') continue;
-    for (const piece of splitText(text, maxChars)) {
-      if (current !== undefined && current.text.length + 1 + piece.length <= maxChars) {
-        current.text += ` ${piece}`;
-        current.end = Math.max(current.end, entry.end);
-      } else {
-        current = { start: entry.start, end: entry.end, text: piece };
-        chunks.push(current);
-      }
-    }
-  }
-  return chunks;
-}
-
-function splitText(text: string, maxChars: number): string[] {
-  if (text.length <= maxChars) return [text];
-  const pieces: string[] = [];
-  let rest = text;
-  while (rest.length > maxChars) {
-    let cut = rest.lastIndexOf(' ', maxChars);
-    if (cut < maxChars / 2) cut = maxChars;
-    pieces.push(rest.slice(0, cut).trim());
-    rest = rest.slice(cut).trim();
-  }
-  if (rest !== '') pieces.push(rest);
-  return pieces;
-}
-
-function spanOf(parts: readonly { start: number; end: number }[]): { start: number; end: number } {
-  let start = Infinity;
-  let end = -Infinity;
-  for (const part of parts) {
-    start = Math.min(start, part.start);
-    end = Math.max(end, part.end);
-  }
-  return { start: Number.isFinite(start) ? start : 0, end: Number.isFinite(end) ? end : 0 };
-}
-
-function formatPart(part: Part): string {
-  const points = part.keyPoints.map((point) => `- ${point}`).join('\n');
-  return `${formatTimeRange(part.start, part.end)}\nSummary: ${part.summary}${points ? `\nKey points:\n${points}` : ''}`;
-}
-
-function truncateText(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function languageInstruction(language: string | undefined): string {
-  const code = language?.trim();
-  if (code) {
-    let name: string | undefined;
-    try {
-      name = new Intl.DisplayNames(['en'], { type: 'language' }).of(code);
-    } catch {
-      name = undefined;
-    }
-    if (name !== undefined && name !== code) return `Write the summary and the key points in ${name} (the language of the lecture).`;
-    return `Write the summary and the key points in the language with ISO code "${truncate(code, 16)}" (the language of the lecture).`;
-  }
-  return 'Write the summary and the key points in the same language as the transcript.';
-}
-
-function answerFormat(summarySentences: string, keyPoints: string): string {
-  return (
-    'Answer with a JSON object only, no other text, in this form:\n' +
-    '{"summary": "<' + summarySentences + ' of prose>", "keyPoints": ["<one sentence per key point>", "..."]}\n' +
-    `Give ${keyPoints} key points, in the order the lecture covers them.`
-  );
-}
-
-function wholePrompt(chunk: TranscriptChunk, language: string | undefined): string {
-  return [
-    `Summarise this lecture transcript ${formatTimeRange(chunk.start, chunk.end)}.`,
-    languageInstruction(language),
-    answerFormat('3 to 6 sentences', '3 to 8'),
-    '',
-    'Transcript:',
-    `${formatTimeRange(chunk.start, chunk.end)} ${chunk.text}`,
-  ].join('\n');
-}
-
-function chunkPrompt(chunk: TranscriptChunk, index: number, count: number, language: string | undefined): string {
-  return [
-    `This is part ${index + 1} of ${count} of a lecture transcript. Summarise this part only.`,
-    languageInstruction(language),
-    answerFormat('2 to 4 sentences', '2 to 6'),
-    '',
-    'Transcript part:',
-    `${formatTimeRange(chunk.start, chunk.end)} ${chunk.text}`,
-  ].join('\n');
-}
-
-function reducePrompt(parts: readonly { text: string }[], language: string | undefined, final: boolean): string {
-  return [
-    `Below are partial summaries of consecutive parts of ${final ? 'one lecture' : 'a stretch of one lecture'}, in order, each headed by its time range.`,
-    `Combine them into one summary of ${final ? 'the whole lecture' : 'this stretch'}: merge repeated points, keep the order of the lecture.`,
-    languageInstruction(language),
-    answerFormat(final ? '3 to 6 sentences' : '2 to 5 sentences', final ? '3 to 8' : '3 to 6'),
-    '',
-    'Partial summaries:',
-    parts.map((p) => p.text).join('\n\n'),
-  ].join('\n');
-}
-
-// ---------------------------------------------------------------------------
-// Answer parsing
-
-const BULLET = /^\s*(?:[-*•‣◦·–]|\d{1,2}[.)]|\(\d{1,2}\))\s+(.+)$/u;
-/** A bare heading: `Key points:`, `## Summary`, `**Wichtige Punkte**`. */
-const HEADING = /^(?:#{1,6}\s*[^\n]{1,60}|(?:\*\*)?[\p{L}\p{M}\p{N} ]{1,40}(?:\*\*)?\s*[:：]\s*(?:\*\*)?|\*\*[^*]{1,60}\*\*)$/u;
-/** `Summary: text` (a few languages): the text is kept without its label. */
-const SUMMARY_LINE = /^(?:\*\*)?(?:summary|abstract|overview|zusammenfassung|résumé|resumen|riassunto|samenvatting|요약|要約|摘要|总结|概要)(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(.+)$/iu;
-
-/**
- * Reads `{ "summary": string, "keyPoints": string[] }` from a model's answer,
- * tolerating code fences, `<think>` blocks, `key_points`, and servers that
- * ignore JSON mode (prose plus `-`/`*`/`1.` bullets, optional headings).
- * Returns undefined when nothing usable is found.
- */
-export function parseSummaryAnswer(content: string): { summary: string; keyPoints: string[] } | undefined {
-  const text = content.replace(/<think>[\s\S]*?<\/think>/giu, '').trim();
-  if (text === '') return undefined;
-  const fromJson = parseJsonAnswer(text);
-  if (fromJson !== undefined) return fromJson;
-
-  const summaryLines: string[] = [];
-  const keyPoints: string[] = [];
-  for (const rawLine of text.split(/\r?\n/u)) {
-    const line = rawLine.trim();
-    if (line === '' || /^```/u.test(line)) continue;
-    const bullet = BULLET.exec(line);
-    if (bullet?.[1] !== undefined) {
-      const point = cleanMarkdown(bullet[1]);
-      if (point !== '') keyPoints.push(point);
-      continue;
-    }
-    if (HEADING.test(line)) continue;
-    const labelled = SUMMARY_LINE.exec(line);
-    summaryLines.push(cleanMarkdown(labelled?.[1] ?? line));
-  }
-  const summary = summaryLines.filter((line) => line !== '').join(' ').trim();
-  if (summary === '' && keyPoints.length === 0) return undefined;
-  return { summary: summary !== '' ? summary : keyPoints.join(' '), keyPoints };
-}
-
-function parseJsonAnswer(text: string): { summary: string; keyPoints: string[] } | undefined {
-  const fenced = /```(?:json)?\s*([\s\S]*?)```/iu.exec(text)?.[1];
-  const candidates = [fenced, text];
-  const open = text.indexOf('{');
-  const close = text.lastIndexOf('}');
-  if (open >= 0 && close > open) candidates.push(text.slice(open, close + 1));
-  for (const candidate of candidates) {
-    if (candidate === undefined || !candidate.trim().startsWith('{')) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(candidate.trim());
-    } catch {
-      continue;
-    }
-    if (!isRecord(value)) continue;
-    const summaryValue = value['summary'] ?? value['text'] ?? value['abstract'];
-    const pointsValue = value['keyPoints'] ?? value['key_points'] ?? value['keypoints'] ?? value['points'];
-    const summary = typeof summaryValue === 'string' ? summaryValue.trim() : '';
-    const keyPoints = Array.isArray(pointsValue)
-      ? pointsValue.filter((p): p is string => typeof p === 'string').map((p) => cleanMarkdown(p.replace(/^\s*(?:[-*•]|\d{1,2}[.)])\s+/u, ''))).filter((p) => p !== '')
-      : typeof pointsValue === 'string'
-        ? pointsValue.split(/\r?\n/u).map((p) => cleanMarkdown(p.replace(/^\s*(?:[-*•]|\d{1,2}[.)])\s+/u, ''))).filter((p) => p !== '')
-        : [];
-    if (summary === '' && keyPoints.length === 0) continue;
-    return { summary: summary !== '' ? summary : keyPoints.join(' '), keyPoints };
-  }
-  return undefined;
-}
-
-function cleanMarkdown(text: string): string {
-  return text.replace(/\*\*(.+?)\*\*/gu, '$1').replace(/__(.+?)__/gu, '$1').trim();
 }

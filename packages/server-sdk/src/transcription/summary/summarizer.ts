@@ -1,18 +1,4 @@
-import type { TranscriptEntry } from '../store/transcript-store.js';
-
-/** A lecture summary, stored next to the transcript. */
-export interface LectureSummary {
-  /** The summary as prose (or bullet lines), in the lecture's language. */
-  text: string;
-  /** Key points, one sentence each, in lecture order (may be empty). */
-  keyPoints: string[];
-  /** Which summarizer made it, e.g. `offline-extractive` or `openai-compatible:gpt-4o-mini`. */
-  generator: string;
-  /** ISO time it was made. */
-  createdAt: string;
-  /** Seconds of lecture the transcript covered. */
-  coveredSeconds: number;
-}
+import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
 
 export interface SummarizeInput {
   lectureId: string;

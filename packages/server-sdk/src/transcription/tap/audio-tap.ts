@@ -1,10 +1,11 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { types } from 'mediasoup';
 import { ErrorCode, LecternError } from '../../errors.js';
+import type { ProducerWatch, ServerConsumer, ServerConsumerOptions } from '../../rooms/server-consumer.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg.js';
-import { backoffDelay, fileSlug, sleep, Wakeup } from '../util.js';
+import { backoffDelay } from '../../util/backoff.js';
+import { fileSlug, sleep, Wakeup } from '../util.js';
 import { tapSdp } from './sdp.js';
 import { freeUdpPortPair, isUdpPortTaken } from './udp-ports.js';
 import { readWav, TAP_CHANNELS, TAP_SAMPLE_RATE } from './wav.js';
@@ -72,6 +73,15 @@ export function validateTapSettings(settings: AudioTapSettings): void {
   }
 }
 
+/**
+ * What a tap needs of a room: its producer's state, and a room-owned server-side
+ * consumer of it (the room counts it and closes it with itself).
+ */
+export interface TapSource {
+  readonly producer: ProducerWatch;
+  openConsumer(options: ServerConsumerOptions): Promise<ServerConsumer>;
+}
+
 interface RunResult {
   reason: TapRunEndReason;
   segments: number;
@@ -98,10 +108,11 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
   private closedProducer = false;
   private segmentsEmitted = 0;
   private restarts = 0;
+  private readonly producer: ProducerWatch;
+  private readonly unwatch: () => void;
 
   constructor(
-    private readonly router: types.Router,
-    private readonly producer: types.Producer,
+    private readonly source: TapSource,
     readonly streamKey: string,
     private readonly dir: string,
     private readonly lectureStartMs: number,
@@ -109,15 +120,17 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
   ) {
     super();
     validateTapSettings(settings);
-    if (producer.kind !== 'audio') throw new LecternError(ErrorCode.INVALID_REQUEST, 'the transcription tap takes audio producers only');
+    this.producer = source.producer;
+    if (this.producer.kind !== 'audio') throw new LecternError(ErrorCode.INVALID_REQUEST, 'the transcription tap takes audio producers only');
     this.filePrefix = `${fileSlug(streamKey)}-${Date.now()}`;
-    producer.observer.on('pause', this.onChange);
-    producer.observer.on('resume', this.onChange);
-    producer.observer.on('close', this.onProducerClose);
+    this.unwatch = this.producer.watch((change) => {
+      if (change === 'close') this.closedProducer = true;
+      this.wake.notify();
+    });
   }
 
   get producerId(): string {
-    return this.producer.id;
+    return this.producer.producerId;
   }
 
   /** PID of the FFmpeg currently recording (for diagnostics and crash tests). */
@@ -151,17 +164,8 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
     this.detach();
   }
 
-  private readonly onChange = () => this.wake.notify();
-
-  private readonly onProducerClose = () => {
-    this.closedProducer = true;
-    this.wake.notify();
-  };
-
   private detach(): void {
-    this.producer.observer.off('pause', this.onChange);
-    this.producer.observer.off('resume', this.onChange);
-    this.producer.observer.off('close', this.onProducerClose);
+    this.unwatch();
   }
 
   private get stopping(): boolean {
@@ -206,7 +210,9 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
         this.safeEmit('failed', { error });
         return;
       }
-      await sleep(backoffDelay(failures, this.settings.restart.minDelayMs, this.settings.restart.maxDelayMs), this.stopController.signal);
+      // The tap owns FFmpeg restarts (util/backoff.ts): bounded delay, bounded failures in a row.
+      const { minDelayMs: minMs, maxDelayMs: maxMs } = this.settings.restart;
+      await sleep(backoffDelay(failures, { minMs, maxMs }), this.stopController.signal);
     }
   }
 
@@ -215,10 +221,9 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
     const prefix = `${this.filePrefix}-r${run}`;
     const sdpPath = path.join(this.dir, `${prefix}.sdp`);
     const listPath = path.join(this.dir, `${prefix}.csv`);
-    const transport = await this.router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: this.settings.listenIp },
+    const consumer = await this.source.openConsumer({
+      listenIp: this.settings.listenIp,
       rtcpMux: false,
-      comedia: false,
       appData: { lectern: 'transcription-tap', streamKey: this.streamKey },
     });
     // Picked after the transport exists: mediasoup already holds its own two
@@ -227,7 +232,7 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
     try {
       port = await freeUdpPortPair();
     } catch (error) {
-      transport.close();
+      consumer.close();
       throw error;
     }
     let ffmpeg: FfmpegProcess | undefined;
@@ -235,13 +240,7 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
     const emittedFiles = new Set<string>();
     let reader: SegmentListReader | undefined;
     try {
-      await transport.connect({ ip: TAP_LISTEN_IP, port, rtcpPort: port + 1 });
-      const consumer = await transport.consume({
-        producerId: this.producer.id,
-        rtpCapabilities: this.router.rtpCapabilities,
-        paused: true,
-        appData: { lectern: 'transcription-tap' },
-      });
+      await consumer.connect({ ip: TAP_LISTEN_IP, port, rtcpPort: port + 1 });
       await fs.writeFile(sdpPath, tapSdp(consumer.rtpParameters, port));
       ffmpeg = new FfmpegProcess(this.settings.ffmpegPath, this.ffmpegArgs(sdpPath, listPath, prefix), this.settings.stopTimeoutMs);
       this.current = ffmpeg;
@@ -250,12 +249,7 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
       const listening = await this.waitListening(port, ffmpeg);
       let firstPacketAt: number | undefined;
       if (listening) {
-        consumer.on('trace', () => {
-          if (firstPacketAt !== undefined) return;
-          firstPacketAt = Date.now();
-          consumer.enableTraceEvent([]).catch(() => undefined);
-        });
-        await consumer.enableTraceEvent(['rtp']);
+        await consumer.onFirstPacket((at) => (firstPacketAt ??= at));
         await consumer.resume();
       }
       const resumedAt = Date.now();
@@ -264,7 +258,7 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
       // Record until FFmpeg exits or something asks the run to end.
       let exit: FfmpegExit | undefined;
       const exited = ffmpeg.exited.then((e) => (exit = e));
-      while (!exit && !this.stopping && !this.producer.paused && !transport.closed) {
+      while (!exit && !this.stopping && !this.producer.paused && !consumer.closed) {
         await Promise.race([exited, this.wake.wait(), sleep(500)]);
         await this.emitFinished(reader, emittedFiles);
       }
@@ -272,7 +266,7 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
         ? exit.inputTimedOut && exit.code === 0
           ? 'input-idle'
           : 'crashed'
-        : this.closedProducer || this.producer.closed || transport.closed
+        : this.closedProducer || this.producer.closed || consumer.closed
           ? 'producer-closed'
           : this.stopController.signal.aborted
             ? 'stopped'
@@ -286,7 +280,7 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
     } finally {
       if (ffmpeg?.running) await ffmpeg.stop();
       this.current = undefined;
-      transport.close();
+      consumer.close();
       await fs.rm(sdpPath, { force: true });
       await fs.rm(listPath, { force: true });
     }
@@ -359,7 +353,7 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
 
   private emitSegment(file: string, offset: number, duration: number, partial: boolean): void {
     this.segmentsEmitted += 1;
-    this.safeEmit('segment', { streamKey: this.streamKey, producerId: this.producer.id, path: file, offset, duration, partial });
+    this.safeEmit('segment', { streamKey: this.streamKey, producerId: this.producer.producerId, path: file, offset, duration, partial });
   }
 }
 

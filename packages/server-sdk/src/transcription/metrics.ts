@@ -1,16 +1,28 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { TranscriptionService } from '../transcription/pipeline/transcription-service.js';
+import type { TypedEmitter } from '../util/typed-emitter.js';
+import type { TranscriptionServiceEvents } from './events.js';
 
 /**
- * Prometheus metrics of a {@link TranscriptionService}, registered next to the
+ * What the metrics read of the transcription service: its events, and its
+ * running pipelines at scrape time. The service creates the metrics with
+ * itself as the source; this module never imports the service.
+ */
+export interface TranscriptionMetricsSource extends Pick<TypedEmitter<TranscriptionServiceEvents>, 'on' | 'off'> {
+  readonly activeRooms: readonly string[];
+  pipeline(roomId: string): { readonly backlog: { readonly batches: number }; readonly lagSeconds: number } | undefined;
+}
+
+/**
+ * Prometheus metrics of a transcription service, registered next to the
  * RoomManager's (same registry and prefix, so the same `/metrics` shows them).
  * Counters are fed by the service's events; backlog and lag are read at scrape time.
  */
 export class TranscriptionMetrics {
   private readonly names: string[] = [];
+  private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
-    service: TranscriptionService,
+    source: TranscriptionMetricsSource,
     private readonly registry: Registry,
     prefix: string,
   ) {
@@ -44,7 +56,7 @@ export class TranscriptionMetrics {
         help: 'Lectures being transcribed',
         registers,
         collect() {
-          this.set(service.activeRooms.length);
+          this.set(source.activeRooms.length);
         },
       }),
     );
@@ -54,7 +66,7 @@ export class TranscriptionMetrics {
         help: 'Batches built or being built and not yet stored',
         registers,
         collect() {
-          this.set(service.activeRooms.reduce((n, roomId) => n + (service.pipeline(roomId)?.backlog.batches ?? 0), 0));
+          this.set(source.activeRooms.reduce((n, roomId) => n + (source.pipeline(roomId)?.backlog.batches ?? 0), 0));
         },
       }),
     );
@@ -66,29 +78,38 @@ export class TranscriptionMetrics {
         registers,
         collect() {
           this.reset();
-          for (const roomId of service.activeRooms) {
-            const pipeline = service.pipeline(roomId);
+          for (const roomId of source.activeRooms) {
+            const pipeline = source.pipeline(roomId);
             if (pipeline) this.set({ room: roomId }, pipeline.lagSeconds);
           }
         },
       }),
     );
-    service.on('segmentWritten', (e) => {
+
+    const subscribe = <K extends keyof TranscriptionServiceEvents & string>(name: K, listener: (event: TranscriptionServiceEvents[K]) => void) => {
+      // eventemitter3's typing of the listener is the event map's; the cast only bridges the generic key.
+      const on = source.on as (n: string, l: (e: TranscriptionServiceEvents[K]) => void) => unknown;
+      const off = source.off as (n: string, l: (e: TranscriptionServiceEvents[K]) => void) => unknown;
+      on.call(source, name, listener);
+      this.unsubscribe.push(() => off.call(source, name, listener));
+    };
+    subscribe('segmentWritten', (e) => {
       segments.inc();
       segmentSeconds.inc(e.duration);
     });
-    service.on('batchReady', () => batches.inc());
-    service.on('batchTranscribed', (e) => {
+    subscribe('batchReady', () => batches.inc());
+    subscribe('batchTranscribed', (e) => {
       transcribed.inc();
       latency.observe(e.sttSeconds);
       if (e.audioSeconds > 0) rtf.observe(e.sttSeconds / e.audioSeconds);
     });
-    service.on('pipelineError', (e) => errors.inc({ stage: e.stage }));
-    service.on('tapRestarted', () => restarts.inc());
+    subscribe('pipelineError', (e) => errors.inc({ stage: e.stage }));
+    subscribe('tapRestarted', () => restarts.inc());
   }
 
-  /** Removes these metrics from the registry. */
+  /** Stops listening to the service and removes these metrics from the registry. */
   unregister(): void {
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     for (const name of this.names) this.registry.removeSingleMetric(name);
   }
 }

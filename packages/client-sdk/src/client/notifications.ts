@@ -1,0 +1,156 @@
+import { isNotificationName, type NotificationMap, type NotificationName } from '@lectern/protocol';
+import { LecternClientError } from '../errors.js';
+import type { RemoteState } from './remote-state.js';
+import type { SessionContext } from './session.js';
+import type { Subscriptions } from './subscriptions.js';
+
+/** What the connection does about the two notifications that concern the whole client. */
+export interface ConnectionNotifications {
+  /** `reconnectRequired`: the peer's media is gone on the server. */
+  reconnectRequired(): void;
+  /** `roomClosed`: the room is gone. */
+  roomClosed(): void;
+}
+
+/**
+ * Routes the server's notifications to the remote state, the subscriptions and
+ * the connection. While a join is in flight, notifications wait until its
+ * snapshot has been applied (the server may send them before the join reply),
+ * so nothing is announced twice or applied to a state that the snapshot then
+ * overwrites.
+ */
+export class NotificationRouter {
+  /** Notifications that arrived while a join was in flight; `undefined` when none is. */
+  #buffered: [NotificationName, unknown][] | undefined;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly remote: RemoteState,
+    private readonly subscriptions: Subscriptions,
+    private readonly connection: ConnectionNotifications,
+  ) {}
+
+  /**
+   * Feeds one notification. `false` for a name the protocol does not have (the
+   * host may use its own notifications on the same channel).
+   */
+  handle(name: string, data: unknown): boolean {
+    if (!isNotificationName(name)) return false;
+    if (this.ctx.state === 'closed' || typeof data !== 'object' || data === null) return true;
+    if (name === 'reconnectRequired') {
+      this.connection.reconnectRequired();
+      return true;
+    }
+    // roomClosed ends the join in flight too, so it never waits.
+    if (this.#buffered && name !== 'roomClosed') {
+      this.#buffered.push([name, data]);
+      return true;
+    }
+    // Not joined (left, or between rejoin attempts): the next join's snapshot has the current state.
+    if (!this.ctx.session && name !== 'roomClosed') return true;
+    if (name === 'roomClosed' && this.ctx.state === 'disconnected') return true;
+    this.dispatch(name, data);
+    return true;
+  }
+
+  /** A join is in flight: hold notifications until {@link flush}. */
+  hold(): void {
+    this.#buffered = [];
+  }
+
+  /** The join's snapshot is applied: route what arrived meanwhile. */
+  flush(): void {
+    const pending = this.#buffered;
+    this.#buffered = undefined;
+    for (const [name, data] of pending ?? []) this.dispatch(name, data);
+  }
+
+  /** The join ended without a snapshot (or the client left): what was held is stale. */
+  discard(): void {
+    this.#buffered = undefined;
+  }
+
+  private dispatch(name: NotificationName, data: unknown): void {
+    try {
+      this.route(name, data);
+    } catch (error) {
+      this.ctx.emitError(LecternClientError.from(error));
+    }
+  }
+
+  private route(name: NotificationName, raw: unknown): void {
+    switch (name) {
+      case 'peerJoined':
+        this.remote.peerJoined(raw as NotificationMap['peerJoined']);
+        return;
+      case 'peerLeft': {
+        const { peerId, reason } = raw as NotificationMap['peerLeft'];
+        this.remote.peerLeft(peerId, reason);
+        return;
+      }
+      case 'newProducer': {
+        const info = raw as NotificationMap['newProducer'];
+        this.remote.addProducer(info);
+        this.subscriptions.producerAnnounced(info.producerId);
+        return;
+      }
+      case 'producerClosed':
+        this.remote.removeProducer((raw as NotificationMap['producerClosed']).producerId, 'producer-closed');
+        return;
+      case 'producerPaused':
+      case 'producerResumed': {
+        const { producerId } = raw as NotificationMap['producerPaused'];
+        const paused = name === 'producerPaused';
+        const info = this.remote.setProducerPaused(producerId, paused);
+        if (!info) return;
+        const remoteTrack = this.subscriptions.setMuted(producerId, paused);
+        this.ctx.emit(paused ? 'trackMuted' : 'trackUnmuted', {
+          peerId: info.peerId,
+          producerId,
+          source: info.source,
+          kind: info.kind,
+          remoteTrack,
+        });
+        return;
+      }
+      case 'consumerClosed': {
+        const { producerId, consumerId } = raw as NotificationMap['consumerClosed'];
+        this.subscriptions.consumerClosed(producerId, consumerId);
+        return;
+      }
+      case 'consumerPaused':
+      case 'consumerResumed':
+        // Mirrors producerPaused/Resumed for this client's consumer; those carry the events.
+        return;
+      case 'consumerLayersChanged': {
+        const event = raw as NotificationMap['consumerLayersChanged'];
+        const remote = this.subscriptions.byConsumerId(event.consumerId);
+        if (remote) this.ctx.emit('trackLayersChanged', { ...event, producerId: remote.producerId });
+        return;
+      }
+      case 'activeSpeaker': {
+        const { peerId, producerId } = raw as NotificationMap['activeSpeaker'];
+        this.ctx.emit('activeSpeaker', { peerId, producerId });
+        return;
+      }
+      case 'roomClosed':
+        this.connection.roomClosed();
+        return;
+      case 'gesture':
+        this.ctx.emit('gesture', { ...(raw as NotificationMap['gesture']) });
+        return;
+      case 'handQueueChanged': {
+        const queue = this.remote.setHandQueue((raw as NotificationMap['handQueueChanged']).queue);
+        this.ctx.emit('handQueueChanged', { queue: [...queue] });
+        return;
+      }
+      case 'reconnectRequired':
+        return; // handled in handle(), before any buffering
+      default: {
+        // A notification the protocol gained and this switch lacks fails to compile here.
+        const unhandled: never = name;
+        return unhandled;
+      }
+    }
+  }
+}

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { gestureNames, gesturePhases, mediaSources, peerRoles } from '../model.js';
+
+// Sizes are bounded everywhere (strings, arrays, appData) so a hostile payload
+// cannot make the server allocate or echo unbounded data.
+
+/** mediasoup ids (UUIDs) and host-chosen room/peer ids. */
+export const idSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_.:-]');
+
+/** Free-form data the host or client attaches; JSON, at most 4 KiB. */
+export const appDataSchema = z
+  .record(z.string().max(64), z.unknown())
+  .refine((v) => JSON.stringify(v).length <= 4096, 'appData must serialise to at most 4096 bytes');
+
+export const peerRoleSchema = z.enum(peerRoles);
+export const mediaSourceSchema = z.enum(mediaSources);
+export const gestureNameSchema = z.enum(gestureNames);
+export const gesturePhaseSchema = z.enum(gesturePhases);
+export const mediaKindSchema = z.enum(['audio', 'video']);

@@ -1,0 +1,29 @@
+/**
+ * @lectern/server-sdk/transcription — the lecture transcription pipeline:
+ * tap → 30 s WAV segments → 5-minute batches → STT → transcript store → summary.
+ *
+ * Importing this entry point loads execa (FFmpeg) and the pipeline, nothing
+ * more: `ioredis` and `openai` are optional peer dependencies, loaded only when
+ * a `RedisTranscriptStore` (with a `url`) or an `OpenAICompatibleSummarizer`
+ * is constructed (`INVALID_CONFIG` if the package is not installed).
+ * @packageDocumentation
+ */
+export {
+  TranscriptionService,
+  type TranscriptionServiceOptions,
+  type StartTranscriptionOptions,
+  type LectureTranscription,
+} from './pipeline/transcription-service.js';
+export type { TranscriptionServiceEvents, LecturePipelineEvents, PipelineStage } from './events.js';
+export { LecturePipeline, lecturerAudio, type ProducerSelector } from './pipeline/lecture-pipeline.js';
+export { toTimeline } from './pipeline/stt-stage.js';
+export type { AudioSegment, TapRunEndReason } from './tap/audio-tap.js';
+export type { BatchManifest, BatchPart, TransferFormat } from './batch/manifest.js';
+export type { TranscriptStore, LectureRecord } from './store/transcript-store.js';
+export { MemoryTranscriptStore } from './store/memory-store.js';
+export { RedisTranscriptStore, DEFAULT_TRANSCRIPT_TTL_SECONDS, type RedisTranscriptStoreOptions } from './store/redis-store.js';
+export type { Summarizer, SummarizeInput } from './summary/summarizer.js';
+export { OfflineSummarizer, type OfflineSummarizerOptions } from './summary/offline-summarizer.js';
+export { emptySummary } from './summary/common.js';
+export { OpenAICompatibleSummarizer, type OpenAICompatibleSummarizerOptions } from './summary/openai-summarizer.js';
+export type { TranscriptEntry, TranscriptWord, LectureSummary } from '@lectern/protocol';

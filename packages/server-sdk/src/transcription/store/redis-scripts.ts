@@ -1,0 +1,95 @@
+/**
+ * The Redis side of `RedisTranscriptStore`: its key layout and the Lua
+ * scripts that make each write atomic. Kept apart from the store's connection
+ * and failure handling (redis-store.ts).
+ */
+import { createHash } from 'node:crypto';
+
+// KEYS of every write script: [lecture hash, entries zset, entry hash, batches hash];
+// each write refreshes the expiry of all four (ARGV[1] = ttl seconds, 0 = none).
+const TOUCH = `
+local function touch(ttl)
+  if ttl > 0 then
+    for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+`;
+
+/** ARGV: ttl, then field/value pairs to set on the lecture hash. */
+const HSET_SCRIPT = `${TOUCH}
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+touch(tonumber(ARGV[1]))
+return 1
+`;
+
+/**
+ * ARGV: ttl, batchId, JSON array of the batch's member keys, then
+ * (member, score, entry JSON) triples. Removes the batch's previous members and
+ * writes the new ones in one atomic step.
+ */
+const PUT_BATCH_SCRIPT = `${TOUCH}
+local old = redis.call('HGET', KEYS[4], ARGV[2])
+if old then
+  for _, member in ipairs(cjson.decode(old)) do
+    redis.call('ZREM', KEYS[2], member)
+    redis.call('HDEL', KEYS[3], member)
+  end
+end
+for i = 4, #ARGV, 3 do
+  redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+end
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+touch(tonumber(ARGV[1]))
+return 1
+`;
+
+/** KEYS: entries zset, entry hash. ARGV: min, max score. Returns entry JSONs in score order. */
+const GET_TRANSCRIPT_SCRIPT = `
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local out = {}
+for i = 1, #members, 1000 do
+  local chunk = {}
+  for j = i, math.min(i + 999, #members) do chunk[#chunk + 1] = members[j] end
+  local values = redis.call('HMGET', KEYS[2], unpack(chunk))
+  for j = 1, #values do
+    if values[j] then out[#out + 1] = values[j] end
+  end
+end
+return out
+`;
+
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+const script = (source: string): LuaScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+export const SCRIPTS = {
+  hset: script(HSET_SCRIPT),
+  putBatch: script(PUT_BATCH_SCRIPT),
+  getTranscript: script(GET_TRANSCRIPT_SCRIPT),
+};
+
+/** The Redis keys of one lecture. */
+export interface LectureKeys {
+  /** Hash: record fields + `summary` (JSON). */
+  lecture: string;
+  /** Sorted set: member `batchId:index` (index zero-padded), score = start. */
+  entries: string;
+  /** Hash: member → entry JSON. */
+  entry: string;
+  /** Hash: batchId → JSON array of the batch's members. */
+  batches: string;
+}
+
+/** The keys of one lecture under `prefix` (`{id}` is the Redis Cluster hash tag). */
+export function lectureKeys(prefix: string, lectureId: string): LectureKeys {
+  const base = `${prefix}lecture:{${lectureId}}`;
+  return { lecture: base, entries: `${base}:entries`, entry: `${base}:entry`, batches: `${base}:batches` };
+}
+
+/** The sorted-set member (and entry-hash field) of one entry: `batchId:0000000007`. */
+export function memberKey(batchId: string, index: number): string {
+  return `${batchId}:${String(index).padStart(10, '0')}`;
+}

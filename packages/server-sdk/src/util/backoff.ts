@@ -1,0 +1,39 @@
+/**
+ * The one backoff of the server SDK: every retry loop in `@lectern/server-sdk`
+ * waits {@link backoffDelay} between its tries. Each loop has exactly one owner,
+ * and loops nest only where written down here, each inner one bounded:
+ *
+ * | What is retried | Owner (the only loop) | Policy |
+ * |---|---|---|
+ * | Replacing a dead mediasoup worker | `WorkerPool.respawn` | 250 ms → 30 s, until it succeeds or the pool closes |
+ * | FFmpeg of a transcription tap | `AudioTap` run loop | 250 ms → 10 s; gives up after 10 failures in a row (`tapRestart`); an idle input is re-listened after 250 ms |
+ * | One STT request (HTTP) | the engine, e.g. `WhisperApiClient` (`@lectern/stt-adapter`, p-retry) | transport-level, bounded: `retries` (4) per `transcribe()` call, 1 s → 30 s, honours `Retry-After` |
+ * | A batch the engine or the store failed | `SttStage` | lecture-long: the batch stays on disk and is tried again, 1 s → 60 s, for as long as the lecture runs (then `recover()`); each try is ONE `transcribe()` call, so the engine's bounded retries nest inside one stage attempt and are never multiplied by a retry of the stage's own |
+ * | One transcript-store operation (Redis) | `RedisTranscriptStore` | 25 ms → 250 ms, within the operation's `commandTimeoutMs` deadline; the stage above treats a final failure like any other (retry the batch later) |
+ * | Reconnecting an owned Redis connection | ioredis, with `RedisTranscriptStore`'s `retryStrategy` | 100 ms → 1 s, forever until `close()` |
+ * | One summary request (LLM) | the `openai` SDK inside `OpenAICompatibleSummarizer` | its own transport retries (`maxRetries`, 2); the pipeline never retries a summary: it falls back to the offline summarizer |
+ *
+ * Libraries that bring their own retry of one request (p-retry in the stt-adapter,
+ * the `openai` SDK) keep it: those are the innermost, bounded layer.
+ */
+
+/** Bounds of an exponential backoff, in milliseconds. */
+export interface BackoffPolicy {
+  /** The delay before the first retry, and the floor of every delay. */
+  readonly minMs: number;
+  /** The ceiling of every delay, whatever the attempt. */
+  readonly maxMs: number;
+}
+
+/**
+ * The delay before retry number `attempt` (1 = the first retry): exponential
+ * with full jitter, uniformly random within
+ * `[minMs, min(maxMs, minMs · 2^(attempt−1))]`, so callers that failed
+ * together do not come back together. Never above `maxMs` (nor below 0).
+ */
+export function backoffDelay(attempt: number, policy: BackoffPolicy): number {
+  const { minMs, maxMs } = policy;
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
+  const delay = Math.round(minMs + Math.random() * Math.max(0, ceiling - minMs));
+  return Math.max(0, Math.min(maxMs, delay));
+}
