@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test against real parts (expects scripts/setup.sh to have run; `npm test`
-# does both): the TypeScript type check, the import rules (no cycles), mediasoup's
-# own test suite against the
-# installed worker, the TypeScript tests (node's test runner, sources run through tsx
-# with the `lectern-source` export condition), then the whisper-api pytest suite.
-# Ends with one summary line: "N passed, N failed".
+# does both): the TypeScript type check, the import rules (no cycles), mediasoup's own
+# test suite against the installed worker, the TypeScript tests (node's test runner,
+# sources run through tsx with the `lectern-source` export condition), then the
+# whisper-api pytest suite. Ends with one summary line: "N passed, N failed".
 #
 #   bash scripts/test.sh [test files or dirs...]   (default: everything)
 # Knobs: LECTERN_SKIP_PYTHON=1, LECTERN_TEST_CONCURRENCY (default 1 file at a time).

@@ -136,11 +136,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
 
   /** The typed form of {@link handle} for hosts calling from TypeScript. */
   request<M extends RequestMethod>(context: PeerContext, method: M, data: RequestMap[M]): Promise<ResponseMap[M]> {
-    return this.measured(context, method, async () => {
-      const ctx = this.accept(context);
-      if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${truncate(String(method))}`);
-      return this.dispatch(ctx, method, data);
-    });
+    // One path for both: the dispatch table answers method M with ResponseMap[M].
+    return this.handle(context, method, data) as Promise<ResponseMap[M]>;
   }
 
   /** The room, creating it (with its first router) if needed. */
