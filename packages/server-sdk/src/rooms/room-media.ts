@@ -310,7 +310,6 @@ export class RoomMedia {
   }
 
   async createServerConsumer(producerId: string, options: ServerConsumerOptions): Promise<ServerConsumer> {
-    if (this.ctx.closed) throw new LecternError(ErrorCode.CLOSED, `room ${this.ctx.roomId} is closed`);
     const entry = lookup(this.producers, producerId, 'producer');
     const serverConsumer = await openServerConsumer(entry.shard.router, producerId, options, this.ctx.call);
     if (this.ctx.closed) {

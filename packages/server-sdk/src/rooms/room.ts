@@ -340,7 +340,8 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     return this.media.watchProducer(producerId);
   }
 
-  createServerConsumer(producerId: string, options: ServerConsumerOptions): Promise<ServerConsumer> {
+  async createServerConsumer(producerId: string, options: ServerConsumerOptions): Promise<ServerConsumer> {
+    this.assertOpen();
     return this.media.createServerConsumer(producerId, options);
   }
 
