@@ -53,3 +53,58 @@ def normalize(text: str) -> str:
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
+
+
+def loop_wav(src: Path, out: Path, min_seconds: float) -> Path:
+    """``src`` repeated until it lasts at least ``min_seconds`` (plain sample copy, no re-encoding)."""
+    with wave.open(str(src), "rb") as reader:
+        params, frames = reader.getparams(), reader.readframes(reader.getnframes())
+    times = max(1, int(-(-min_seconds // (params.nframes / params.framerate))))
+    with wave.open(str(out), "wb") as writer:
+        writer.setparams(params)
+        for _ in range(times):
+            writer.writeframes(frames)
+    return out
+
+
+def long_low_bitrate_mp3(out: Path, minutes: int) -> Path:
+    """``minutes`` of pink noise as an 8 kbit/s MP3: one minute encoded, then stream-copied N times.
+
+    Cheap at any length (3 hours: ~10.8 MB in well under a second); the MP3
+    muxer writes a Xing header, so the container states the true duration.
+    """
+    one = out.with_name(out.stem + "-1min.mp3")
+    ffmpeg = require_tool("ffmpeg")
+    subprocess.run(
+        [ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "anoisesrc=d=60:c=pink:r=8000:a=0.3",
+         "-ac", "1", "-c:a", "libmp3lame", "-b:a", "8k", str(one)],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        [ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-stream_loop", str(minutes - 1), "-i", str(one),
+         "-c", "copy", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def understated_mp3(out: Path, real_seconds: int) -> Path:
+    """An MP3 whose container understates its length about 20-fold.
+
+    Two seconds of loud noise at 160 kbit/s, then ``real_seconds`` of quiet
+    noise at 8 kbit/s, no Xing header: FFmpeg estimates the duration from the
+    first frames' bitrate and the file size, so only decoding tells the truth.
+    """
+    ffmpeg = require_tool("ffmpeg")
+    parts = []
+    for name, seconds, amplitude, bitrate in (("loud", 2, 0.5, "160k"), ("quiet", real_seconds, 0.01, "8k")):
+        part = out.with_name(f"{out.stem}-{name}.mp3")
+        subprocess.run(
+            [ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
+             "-i", f"anoisesrc=d={seconds}:r=24000:a={amplitude}", "-ac", "1", "-c:a", "libmp3lame",
+             "-b:a", bitrate, "-write_xing", "0", "-id3v2_version", "0", str(part)],
+            check=True,
+        )  # fmt: skip
+        parts.append(part.read_bytes())
+    out.write_bytes(b"".join(parts))
+    return out

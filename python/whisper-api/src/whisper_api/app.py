@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -19,47 +18,14 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
+from .audio import probe, too_long
+from .auth import BearerAuth
 from .errors import ApiError, ErrorCode, error_body
+from .runner import Runner
 from .schemas import ErrorResponse, HealthResponse, TranscribeOptions, TranscriptionResponse
 from .settings import Settings
 from .transcriber import Transcriber
 from .upload import FILE_FIELD, receive_upload
-
-
-class Runner:
-    """Runs blocking transcriptions in worker threads, at most ``max_concurrency``
-    at a time, with at most ``max_queue`` more waiting; beyond that, 503."""
-
-    def __init__(self, transcriber: Transcriber, max_concurrency: int, max_queue: int) -> None:
-        self.transcriber = transcriber
-        self._limiter = anyio.CapacityLimiter(max_concurrency)
-        self._capacity = max_concurrency + max_queue
-        self._admitted = 0
-
-    @property
-    def running(self) -> int:
-        return int(self._limiter.borrowed_tokens)
-
-    @property
-    def waiting(self) -> int:
-        return self._admitted - self.running
-
-    async def transcribe(self, path: Path, options: TranscribeOptions) -> TranscriptionResponse:
-        if self._admitted >= self._capacity:
-            raise ApiError(
-                503,
-                ErrorCode.BUSY,
-                "server is busy: too many transcriptions in progress, retry later",
-                headers={"Retry-After": "5"},
-            )
-        self._admitted += 1
-        try:
-            # Not abandoned on cancellation: the temp file must outlive the
-            # thread that reads it, and the limiter slot must stay taken
-            # until the model is actually free again.
-            return await anyio.to_thread.run_sync(self.transcriber.transcribe, path, options, limiter=self._limiter)
-        finally:
-            self._admitted -= 1
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,7 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Loading takes a moment and is blocking; keep the loop responsive.
         transcriber = await anyio.to_thread.run_sync(Transcriber, settings)
-        app.state.runner = Runner(transcriber, settings.max_concurrency, settings.max_queue)
+        app.state.runner = Runner(
+            transcriber,
+            max_concurrency=settings.max_concurrency,
+            max_queue=settings.max_queue,
+            max_wait_seconds=settings.max_wait_seconds,
+            initial_rtf=settings.initial_rtf,
+        )
         try:
             yield
         finally:
@@ -80,13 +52,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Speech-to-text with faster-whisper",
         lifespan=lifespan,
+        # "/v1/transcribe/" is a 404 like any other unknown path, not a redirect.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.runner = None
     _install_error_handlers(app)
+    if settings.api_token is not None:
+        app.add_middleware(BearerAuth, token=settings.api_token)
 
     error_responses: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503)
+        code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422, 503)
     }
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": ErrorResponse}})
@@ -99,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             compute_type=settings.compute_type,
             running=runner.running,
             waiting=runner.waiting,
+            expected_wait_seconds=round(runner.expected_wait(), 1),
+            rtf=round(runner.rtf, 4),
         )
 
     @app.post(
@@ -118,7 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise ApiError(400, ErrorCode.EMPTY_FILE, "the uploaded file is empty", field=FILE_FIELD)
             options = parse_options(upload.fields)
             runner.transcriber.check_language(options.language)
-            return await runner.transcribe(upload.path, options)
+            # Refuse what is declared too long before decoding anything; decoding
+            # counts samples too, for files whose header understates the length.
+            declared = (await anyio.to_thread.run_sync(probe, upload.path)).duration
+            if declared is not None and declared > settings.max_audio_seconds:
+                raise too_long(settings.max_audio_seconds, declared)
+            job = runner.admit(declared if declared is not None else settings.max_audio_seconds)
+            return await runner.run(job, upload.path, options, request.is_disconnected)
         finally:
             upload.cleanup()
 

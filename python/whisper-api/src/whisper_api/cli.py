@@ -1,7 +1,8 @@
 """``whisper-api`` / ``python -m whisper_api``: run the server with uvicorn.
 
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad
-configuration, 3 when the server could not start (e.g. the model failed to load).
+configuration (including a non-loopback address without ``WHISPER_API_TOKEN``),
+3 when the server could not start (e.g. the model failed to load).
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", help="bind address (env WHISPER_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="bind port, 0 = any free port (env WHISPER_PORT, default 8765)")
     parser.add_argument(
+        "--max-audio-minutes",
+        type=_positive_number,
+        metavar="MIN",
+        help="longest audio accepted, in minutes (env WHISPER_MAX_AUDIO_MINUTES, default 30)",
+    )
+    parser.add_argument(
+        "--max-wait-seconds",
+        type=_non_negative_number,
+        metavar="S",
+        help="refuse (503 busy) a request expected to wait longer for a slot (env WHISPER_MAX_WAIT_SECONDS, default 120)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
         help="(env WHISPER_LOG_LEVEL, default info)",
@@ -42,18 +55,32 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from .app import create_app
-    from .settings import Settings, SettingsError
+    from .settings import Settings, SettingsError, is_loopback
 
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"whisper-api: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    flags = {"host": args.host, "port": args.port, "log_level": args.log_level}
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "max_audio_minutes": args.max_audio_minutes,
+        "max_wait_seconds": args.max_wait_seconds,
+    }
     overrides = {name: value for name, value in flags.items() if value is not None}
     settings = settings.with_overrides(**overrides)
     if not 0 <= settings.port <= 65535:
         print(f"whisper-api: invalid port {settings.port}", file=sys.stderr)
+        return EXIT_CONFIG
+    if settings.api_token is None and not is_loopback(settings.host):
+        print(
+            f"whisper-api: refusing to listen on {settings.host!r} without authentication: "
+            "set WHISPER_API_TOKEN (clients then send 'Authorization: Bearer <token>'), "
+            "or bind to a loopback address (127.0.0.1, ::1, localhost)",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
 
     logging.basicConfig(
@@ -86,6 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     if not server.started:
         return EXIT_STARTUP
     return 0
+
+
+def _positive_number(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value < float("inf"):
+        raise ValueError(raw)
+    return value
+
+
+def _non_negative_number(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError(raw)
+    return value
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -19,15 +19,18 @@ class ErrorCode(StrEnum):
     EMPTY_FILE = "empty_file"
     INVALID_AUDIO = "invalid_audio"
     FILE_TOO_LARGE = "file_too_large"
+    AUDIO_TOO_LONG = "audio_too_long"
     INVALID_OPTION = "invalid_option"
     UNSUPPORTED_LANGUAGE = "unsupported_language"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     INVALID_MULTIPART = "invalid_multipart"
+    UNAUTHORIZED = "unauthorized"
     BUSY = "busy"
     MODEL_NOT_LOADED = "model_not_loaded"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
+    CLIENT_DISCONNECTED = "client_disconnected"
     INTERNAL_ERROR = "internal_error"
 
 

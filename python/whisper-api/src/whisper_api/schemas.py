@@ -76,8 +76,12 @@ class HealthResponse(BaseModel):
     model: str
     device: str
     compute_type: str
-    running: int = Field(description="Transcriptions in progress.")
-    waiting: int = Field(description="Transcriptions queued behind the concurrency limit.")
+    running: int = Field(description="Transcriptions holding a slot (decoding or in the model).")
+    waiting: int = Field(description="Admitted transcriptions waiting for a slot.")
+    expected_wait_seconds: float = Field(
+        description="Estimated seconds a request arriving now would wait for a slot (0 = a slot is free)."
+    )
+    rtf: float = Field(description="Processing seconds per audio second the wait estimate uses (measured).")
 
 
 class ErrorDetail(BaseModel):

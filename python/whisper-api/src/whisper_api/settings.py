@@ -6,9 +6,10 @@ naming the variable, instead of surfacing later as a confusing runtime error.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +32,7 @@ COMPUTE_TYPES = (
 )
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 MAX_BEAM_SIZE = 10
+MIN_TOKEN_LENGTH = 16
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -56,8 +58,18 @@ class Settings:
     beam_size: int = 5
     vad_filter: bool = True
     max_upload_mb: float = 200.0
+    # 6 x the SDK's 5-minute batches; decoding and transcription memory do
+    # not grow with it (audio is processed in bounded windows), but the time
+    # a request holds a slot does: ~2 min with tiny.en on 2 cores (RTF 0.065).
+    max_audio_minutes: float = 30.0
     max_concurrency: int = 1
     max_queue: int = 8
+    # A request that would wait longer than this for a slot gets 503 busy.
+    max_wait_seconds: float = 120.0
+    # Processing seconds per audio second assumed until the server has measured its own.
+    initial_rtf: float = 0.1
+    # When set, every endpoint but /health requires "Authorization: Bearer <token>".
+    api_token: str | None = field(default=None, repr=False)
     tmp_dir: str | None = None
     host: str = "127.0.0.1"
     port: int = 8765
@@ -66,6 +78,10 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_audio_seconds(self) -> float:
+        return self.max_audio_minutes * 60.0
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -79,14 +95,14 @@ class Settings:
         env = os.environ if environ is None else environ
         errors: list[str] = []
 
-        def get(name: str, parse: Callable[[str], T], default: T) -> T:
+        def get(name: str, parse: Callable[[str], T], default: T, *, secret: bool = False) -> T:
             raw = env.get(name, "").strip()
             if not raw:
                 return default
             try:
                 return parse(raw)
             except ValueError as exc:
-                errors.append(f"{name}={raw!r}: {exc}")
+                errors.append(f"{name}{'' if secret else f'={raw!r}'}: {exc}")
                 return default
 
         model = get("WHISPER_MODEL", _parse_model, "")
@@ -99,8 +115,12 @@ class Settings:
             beam_size=get("WHISPER_BEAM_SIZE", _int_range(1, MAX_BEAM_SIZE), cls.beam_size),
             vad_filter=get("WHISPER_VAD_FILTER", parse_bool, cls.vad_filter),
             max_upload_mb=get("WHISPER_MAX_UPLOAD_MB", _positive_float, cls.max_upload_mb),
+            max_audio_minutes=get("WHISPER_MAX_AUDIO_MINUTES", _positive_float, cls.max_audio_minutes),
             max_concurrency=get("WHISPER_MAX_CONCURRENCY", _int_range(1, 64), cls.max_concurrency),
             max_queue=get("WHISPER_MAX_QUEUE", _int_range(0, 10_000), cls.max_queue),
+            max_wait_seconds=get("WHISPER_MAX_WAIT_SECONDS", _non_negative_float, cls.max_wait_seconds),
+            initial_rtf=get("WHISPER_INITIAL_RTF", _positive_float, cls.initial_rtf),
+            api_token=get("WHISPER_API_TOKEN", parse_token, None, secret=True),
             tmp_dir=get("WHISPER_TMP_DIR", _existing_dir, None),
             host=get("WHISPER_HOST", str, cls.host),
             port=get("WHISPER_PORT", _int_range(0, 65535), cls.port),
@@ -159,6 +179,35 @@ def _positive_float(raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError("expected a positive number")
     return value
+
+
+def _non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number >= 0") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected a number >= 0")
+    return value
+
+
+def parse_token(raw: str) -> str:
+    """A bearer token: at least ``MIN_TOKEN_LENGTH`` visible ASCII characters (no spaces)."""
+    if len(raw) < MIN_TOKEN_LENGTH or not all("!" <= char <= "~" for char in raw):
+        # The message must not echo the value: it is a secret.
+        raise ValueError(f"expected at least {MIN_TOKEN_LENGTH} visible ASCII characters without spaces")
+    return raw
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach: 127.0.0.0/8, ::1, ``localhost``."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _existing_dir(raw: str) -> str:

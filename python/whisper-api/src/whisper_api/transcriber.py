@@ -7,20 +7,19 @@ in a worker thread behind a concurrency limiter.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
-import av
-import numpy as np
-from faster_whisper import WhisperModel, decode_audio
+from faster_whisper import WhisperModel
+from faster_whisper.transcribe import Segment as FwSegment
 
+from .audio import SAMPLE_RATE, Cancelled, decode, windows
 from .errors import ApiError, ErrorCode
 from .schemas import Segment, TranscribeOptions, TranscriptionResponse, Word
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16_000
 
 
 class ModelLoadError(RuntimeError):
@@ -64,55 +63,66 @@ class Transcriber:
                 field="language",
             )
 
-    def transcribe(self, path: Path, options: TranscribeOptions) -> TranscriptionResponse:
-        """Decode ``path`` and transcribe it. Blocking; call from a worker thread."""
+    def transcribe(
+        self,
+        path: Path,
+        options: TranscribeOptions,
+        max_seconds: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> TranscriptionResponse:
+        """Decode ``path`` and transcribe it, window by window. Blocking; call from a worker thread.
+
+        Memory stays bounded whatever the length: audio is decoded as a stream
+        and transcribed in windows of at most ``audio.WINDOW_SECONDS`` (+10 s),
+        so faster-whisper never builds features for more than one window.
+        Raises 413 ``audio_too_long`` once more than ``max_seconds`` (default:
+        the setting) have been decoded, and ``Cancelled`` at the next segment
+        (or decoded frame) after ``cancel`` is set.
+        """
         self.check_language(options.language)
+        limit = self.settings.max_audio_seconds if max_seconds is None else max_seconds
         started = time.perf_counter()
-        audio = load_audio(path)
         beam_size = options.beam_size if options.beam_size is not None else self.settings.beam_size
         vad_filter = options.vad_filter if options.vad_filter is not None else self.settings.vad_filter
         kwargs: dict[str, object] = {}
         if options.temperature is not None:
             kwargs["temperature"] = options.temperature
-        segments_iter, info = self.model.transcribe(
-            audio,
-            language=options.language,
-            beam_size=beam_size,
-            vad_filter=vad_filter,
-            word_timestamps=options.word_timestamps,
-            initial_prompt=options.initial_prompt or None,
-            **kwargs,
-        )
-        # ``segments_iter`` is lazy: the actual decoding happens while iterating,
-        # so it must be consumed here, inside the worker thread.
-        duration = float(info.duration)
+        language = options.language
+        decided = False
+        language_info = ("", 0.0)  # (code, probability) as the deciding window reported them
+        segments: list[Segment] = []
+        total_samples = 0
 
-        def clamp(t: float) -> float:
-            # Whisper timestamps are quantised to 20 ms and can overshoot the end.
-            return round(min(max(t, 0.0), duration), 3)
-
-        segments = [
-            Segment(
-                id=index,
-                start=clamp(seg.start),
-                end=clamp(seg.end),
-                text=seg.text.strip(),
-                words=(
-                    [
-                        Word(
-                            start=clamp(w.start),
-                            end=clamp(w.end),
-                            word=w.word.strip(),
-                            probability=round(w.probability, 4),
-                        )
-                        for w in seg.words or ()
-                    ]
-                    if options.word_timestamps
-                    else None
-                ),
+        for offset, window in windows(decode(path, limit, cancel)):
+            total_samples = offset + window.size
+            start, end = offset / SAMPLE_RATE, total_samples / SAMPLE_RATE
+            segments_iter, info = self.model.transcribe(
+                window,
+                language=language,
+                beam_size=beam_size,
+                vad_filter=vad_filter,
+                word_timestamps=options.word_timestamps,
+                initial_prompt=options.initial_prompt or None,
+                **kwargs,
             )
-            for index, seg in enumerate(segments_iter)
-        ]
+            # ``segments_iter`` is lazy: the model runs while it is consumed,
+            # one 30 s chunk at a time, so a cancel is honoured between chunks.
+            count = len(segments)
+            for seg in segments_iter:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled
+                segments.append(_segment(len(segments), seg, start, end, options.word_timestamps))
+            if not decided:
+                # The first window with speech decides the language for the rest,
+                # so one file does not come back in several languages.
+                language_info = (info.language, float(info.language_probability))
+                decided = len(segments) > count or language is not None
+                language = info.language if decided else None
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+
+        duration = total_samples / SAMPLE_RATE
+        language_code, probability = language_info
         elapsed = time.perf_counter() - started
         logger.info(
             "transcribed %.1fs of audio in %.2fs (rtf %.3f, %d segments)",
@@ -122,8 +132,8 @@ class Transcriber:
             len(segments),
         )
         return TranscriptionResponse(
-            language=info.language,
-            language_probability=round(float(info.language_probability), 4),
+            language=language_code,
+            language_probability=round(probability, 4),
             duration=round(duration, 3),
             processing_seconds=round(elapsed, 3),
             segments=segments,
@@ -131,27 +141,24 @@ class Transcriber:
         )
 
 
-def load_audio(path: Path) -> np.ndarray:
-    """Decode any PyAV-readable file to 16 kHz mono float32, or raise a 400 ``ApiError``."""
-    try:
-        # Probe first: decode_audio() fails with a bare IndexError on files
-        # without an audio stream (e.g. a silent video).
-        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise ApiError(400, ErrorCode.INVALID_AUDIO, "the file contains no audio stream", field="file")
-        audio: np.ndarray = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-    except av.error.FFmpegError as exc:
-        raise ApiError(
-            400,
-            ErrorCode.INVALID_AUDIO,
-            f"the file could not be decoded as audio ({_ffmpeg_reason(exc)})",
-            field="file",
-        ) from None
-    if audio.size == 0:
-        raise ApiError(400, ErrorCode.INVALID_AUDIO, "the file contains no audio samples", field="file")
-    return audio
+def _segment(index: int, seg: FwSegment, start: float, end: float, with_words: bool) -> Segment:
+    """A faster-whisper segment of the window [``start``, ``end``) seconds, on the file's timeline."""
 
+    def at(t: float) -> float:
+        # Whisper timestamps are quantised to 20 ms and can overshoot the window's end.
+        return round(min(max(start + t, start), end), 3)
 
-def _ffmpeg_reason(exc: av.error.FFmpegError) -> str:
-    # str(exc) embeds the temp file path, which means nothing to the client.
-    return exc.strerror or type(exc).__name__
+    return Segment(
+        id=index,
+        start=at(seg.start),
+        end=at(seg.end),
+        text=seg.text.strip(),
+        words=(
+            [
+                Word(start=at(w.start), end=at(w.end), word=w.word.strip(), probability=round(w.probability, 4))
+                for w in seg.words or ()
+            ]
+            if with_words
+            else None
+        ),
+    )

@@ -25,6 +25,8 @@ from .errors import ApiError, ErrorCode
 FILE_FIELD = "file"
 MAX_FIELDS = 32
 MAX_FIELD_BYTES = 64 * 1024
+# Names and values of one part's headers together (Content-Disposition, Content-Type...).
+MAX_PART_HEADER_BYTES = 8 * 1024
 # Allowance on top of the file limit for boundaries, part headers and fields,
 # used only for the early Content-Length check.
 BODY_OVERHEAD_BYTES = MAX_FIELDS * MAX_FIELD_BYTES
@@ -60,6 +62,7 @@ class _FormSink:
         self._file: BinaryIO | None = None
         self._value = bytearray()
         self._part_count = 0
+        self._header_bytes = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -78,14 +81,24 @@ class _FormSink:
         if self._part_count > MAX_FIELDS:
             raise ApiError(400, ErrorCode.INVALID_MULTIPART, f"too many form fields (max {MAX_FIELDS})")
         self._headers = {}
+        self._header_bytes = 0
         self._name = None
         self._value.clear()
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_field += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_value += data[start:end]
+
+    def _count_header(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > MAX_PART_HEADER_BYTES:
+            raise ApiError(
+                400, ErrorCode.INVALID_MULTIPART, f"form part headers exceed {MAX_PART_HEADER_BYTES // 1024} KiB"
+            )
 
     def on_header_end(self) -> None:
         self._headers[bytes(self._header_field).lower()] = bytes(self._header_value)
