@@ -1,143 +1,307 @@
 // The lecture page: joins a room through the Lectern client SDK over the
-// example's ws signaling, shows the video grid, mute/camera controls, the live
-// transcript, the hand-raise queue (with gestures), and the summary at the end.
+// example's ws signaling and shows the stage (a tile per participant with its
+// microphone state), the controls (mute, camera, transcription, raise hand,
+// leave, end lecture), the participant list, the hand-raise queue, the live
+// transcript with downloads, and the summary at the end.
 //
-// URL: /?room=demo&role=lecturer|student&name=Ada[&peer=id][&gestures=on]
+// URL: /?room=demo&role=lecturer|student&name=Ada[&peer=id][&mic=on|off][&gestures=on]
+//   mic: whether the microphone is live on join (default: on for the lecturer,
+//   off for students, so a room of students does not start with open mics).
 import {
-  GestureRecognizer,
   LectureClient,
   LecternClientError,
-  MediaPipeHandsDetector,
-  ScriptedDetector,
-  type GestureDetector,
-  type HandQueueEntry,
-  type RecordedFrame,
-  type RemoteTrack,
+  type ConnectionState,
+  type LocalTrackPublication,
 } from '@lectern/client-sdk';
-import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
+import type { LectureSummary, PeerRole, TranscriptEntry } from '@lectern/protocol';
+import { confirmWith } from './confirm-dialog.js';
+import { $, element, setBusy } from './dom.js';
+import { PageGestures } from './gestures.js';
+import { renderHandQueue } from './hand-queue.js';
 import type { LecturePageHooks } from './hooks.js';
+import { renderParticipants } from './participant-list.js';
+import { participantsOf, stageOrder } from './participants.js';
+import { showSessionEnd, type SessionEnd } from './session-end.js';
 import { WsSignaling } from './signaling.js';
+import { TileGrid } from './tiles.js';
+import { TranscriptionControl } from './transcription-control.js';
+import { TranscriptView } from './transcript-view.js';
 
-const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
+/** The socket close code the app server uses when the lecturer ends the lecture. */
+const LECTURE_ENDED_CLOSE_CODE = 4000;
+/** The socket close code for "this peer connected again elsewhere". */
+const REPLACED_CLOSE_CODE = 4409;
+
 const params = new URLSearchParams(location.search);
 const hooks: LecturePageHooks = {
   state: 'joining',
   inboundBytes: async () => ({ audio: 0, video: 0 }),
   startGestures: async () => undefined,
+  addTranscript: () => undefined,
 };
 window.lectern = hooks;
 
 function showError(error: unknown): void {
-  const message = error instanceof LecternClientError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  const message = error instanceof LecternClientError ? `${error.code}: ${error.message}`
+    : error instanceof Error ? error.message
+      : isServerError(error) ? `${error.code}: ${error.message}` : String(error);
   $('#error').textContent = message;
 }
 
-async function main(): Promise<void> {
+function isServerError(value: unknown): value is { code: string; message: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'string' && typeof (value as { message?: unknown }).message === 'string';
+}
+
+const CONNECTION_TEXT: Record<ConnectionState, string> = {
+  disconnected: 'disconnected',
+  connecting: 'connecting…',
+  connected: 'connected',
+  reconnecting: 'reconnecting…',
+  failed: 'connection failed',
+  closed: 'closed',
+};
+
+function setConnection(state: ConnectionState | 'left' | 'ended'): void {
+  $('#connection').dataset.state = state;
+  $('#connection-text').textContent = state === 'left' ? 'left' : state === 'ended' ? 'lecture ended' : CONNECTION_TEXT[state];
+}
+
+interface Identity {
+  room: string;
+  role: PeerRole;
+  name: string;
+  peerId: string;
+  micOnJoin: boolean;
+}
+
+function identityFromUrl(): Identity | undefined {
   const room = params.get('room');
   const role = params.get('role');
   const name = params.get('name');
-  if (!room || !name || (role !== 'lecturer' && role !== 'student')) {
-    const form = $<HTMLFormElement>('#join-form');
-    form.hidden = false;
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      const data = new FormData(form);
-      const query = new URLSearchParams({ room: String(data.get('room')), role: String(data.get('role')), name: String(data.get('name')) });
-      location.search = query.toString();
-    });
+  if (!room || !name || (role !== 'lecturer' && role !== 'student')) return undefined;
+  const mic = params.get('mic');
+  return {
+    room,
+    role,
+    name,
+    peerId: params.get('peer') ?? `${role}-${crypto.randomUUID().slice(0, 8)}`,
+    micOnJoin: mic === 'on' || mic === 'off' ? mic === 'on' : role === 'lecturer',
+  };
+}
+
+function showJoinForm(): void {
+  const form = $<HTMLFormElement>('#join-form');
+  form.hidden = false;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    location.search = new URLSearchParams({ room: String(data.get('room')), role: String(data.get('role')), name: String(data.get('name')) }).toString();
+  });
+}
+
+async function main(): Promise<void> {
+  const me = identityFromUrl();
+  if (!me) {
+    showJoinForm();
     return;
   }
-  const peerId = params.get('peer') ?? `${role}-${crypto.randomUUID().slice(0, 8)}`;
-  document.body.dataset.role = role;
-  for (const el of document.querySelectorAll<HTMLElement>(role === 'lecturer' ? '[data-student]' : '[data-lecturer]')) el.hidden = true;
-  $('#room-label').textContent = `room ${room} · ${name} (${role})`;
+  document.body.dataset.role = me.role;
+  for (const el of document.querySelectorAll<HTMLElement>(me.role === 'lecturer' ? '[data-student]' : '[data-lecturer]')) el.hidden = true;
+  $('#room-label').textContent = `room ${me.room} · ${me.name} (${me.role})`;
   $('#lecture').hidden = false;
 
+  const transcript = new TranscriptView($('#transcript'), {
+    txt: $<HTMLButtonElement>('#download-txt'),
+    vtt: $<HTMLButtonElement>('#download-vtt'),
+    hint: $('#download-hint'),
+  }, me.room);
+  hooks.addTranscript = (entries) => transcript.add(entries);
+
+  setConnection('connecting');
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const signaling = new WsSignaling(`${scheme}://${location.host}/ws?${new URLSearchParams({ room, peer: peerId, role })}`);
+  const signaling = new WsSignaling(`${scheme}://${location.host}/ws?${new URLSearchParams({ room: me.room, peer: me.peerId, role: me.role })}`);
   await signaling.opened;
   const client = new LectureClient({ request: signaling.request });
-  signaling.onNotification = (notification, data) => {
-    if (notification === 'transcript') addTranscript((data as { entries: TranscriptEntry[] }).entries);
-    else if (notification === 'summary') showSummary((data as { summary: LectureSummary }).summary);
-    else if (notification === 'transcription') setTranscriptionState((data as { state: string }).state === 'running');
-    else client.handleNotification(notification, data);
-  };
-  signaling.onClose = () => {
-    setConnection('disconnected');
+  const tiles = new TileGrid($('#grid'));
+  const transcription = new TranscriptionControl(
+    $<HTMLButtonElement>('#transcription'),
+    $('#transcription-state'),
+    (method) => signaling.request(method),
+    showError,
+    async () => (await signaling.request<{ running: boolean }>('getTranscriptionState')).running,
+  );
+
+  let mic: LocalTrackPublication | undefined;
+  let cam: LocalTrackPublication | undefined;
+  const gestures = new PageGestures(client, $('#gesture-status'), showError, () => cam?.track);
+
+  // --- how the session ends (once): left, ended by the lecturer, replaced, or lost
+  let over: SessionEnd | undefined;
+  function endSession(kind: SessionEnd): void {
+    if (over) return;
+    over = kind;
+    hooks.state = kind === 'ended' ? 'ended' : kind === 'left' ? 'left' : 'error';
+    setConnection(kind === 'ended' ? 'ended' : kind === 'left' ? 'left' : 'disconnected');
+    gestures.stop();
     client.close();
-  };
+    showSessionEnd(kind);
+  }
+  function lectureEnded(summary?: LectureSummary): void {
+    if (summary) showSummary(summary);
+    endSession('ended');
+    // The server closes every socket of the room after roomClosed; close ours if it does not.
+    setTimeout(() => signaling.close(), 10_000);
+  }
 
-  // --- connection state, peers, tracks
-  const setConnection = (state: string) => {
-    const badge = $('#connection');
-    badge.dataset.state = state;
-    badge.textContent = state;
-  };
-  client.on('connectionStateChanged', ({ state }) => setConnection(state));
-  client.on('error', showError);
-  client.on('trackSubscribed', ({ remoteTrack }) => attachRemote(remoteTrack));
-  client.on('trackUnsubscribed', ({ producerId }) => document.querySelector(`[data-producer="${producerId}"]`)?.remove());
-  client.on('trackMuted', ({ peerId: who }) => tile(who).classList.add('muted-peer'));
-  client.on('trackUnmuted', ({ peerId: who }) => tile(who).classList.remove('muted-peer'));
-  client.on('peerLeft', ({ peerId: who }) => document.getElementById(`tile-${who}`)?.remove());
-  client.on('activeSpeaker', ({ peerId: who }) => {
-    for (const t of document.querySelectorAll('.tile')) t.classList.toggle('speaking', t.id === `tile-${who}`);
-  });
-  client.on('handQueueChanged', ({ queue }) => renderQueue(queue));
-
-  function tile(who: string, label?: string): HTMLElement {
-    let el = document.getElementById(`tile-${who}`);
-    if (!el) {
-      el = document.createElement('div');
-      el.className = 'tile';
-      el.id = `tile-${who}`;
-      const caption = document.createElement('span');
-      caption.className = 'name';
-      caption.textContent = label ?? client.remotePeers.get(who)?.displayName ?? who;
-      el.append(caption);
-      $('#grid').append(el);
+  signaling.onNotification = (notification, data) => {
+    if (notification === 'transcript') transcript.add((data as { entries: TranscriptEntry[] }).entries);
+    else if (notification === 'summary') showSummary((data as { summary: LectureSummary }).summary);
+    else if (notification === 'transcription') transcription.serverSays((data as { state: string }).state === 'running');
+    else {
+      client.handleNotification(notification, data);
+      if (notification === 'roomClosed') lectureEnded();
     }
-    return el;
-  }
+  };
+  signaling.onClose = (code) => {
+    if (code === LECTURE_ENDED_CLOSE_CODE) lectureEnded();
+    else endSession(code === REPLACED_CLOSE_CODE ? 'replaced' : 'lost');
+  };
 
-  function attachRemote(remote: RemoteTrack): void {
-    const el = tile(remote.peerId);
-    const media = document.createElement(remote.kind === 'video' ? 'video' : 'audio');
-    media.dataset.producer = remote.producerId;
-    media.autoplay = true;
-    media.setAttribute('playsinline', '');
-    media.srcObject = new MediaStream([remote.track]);
-    el.prepend(media);
-    void media.play().catch(() => undefined);
+  // --- people: tiles and the participant list, derived from the client's view of the room
+  function refreshPeople(): void {
+    if (over) return;
+    const people = participantsOf({
+      local: { peerId: me!.peerId, name: me!.name, role: me!.role, micPaused: mic?.paused },
+      remotePeers: client.remotePeers.values(),
+      handQueue: client.handQueue,
+    });
+    tiles.sync(stageOrder(people));
+    renderParticipants($('#participants'), $('#participant-count'), people);
   }
+  client.on('connectionStateChanged', ({ state, reason }) => {
+    if (over) return;
+    setConnection(state);
+    if (reason === 'room-closed') lectureEnded();
+  });
+  client.on('error', showError);
+  for (const change of ['peerJoined', 'peerLeft', 'trackPublished', 'trackUnpublished', 'trackMuted', 'trackUnmuted'] as const) {
+    client.on(change, refreshPeople);
+  }
+  client.on('trackSubscribed', ({ remoteTrack }) => tiles.attach(remoteTrack.peerId, remoteTrack.producerId, remoteTrack.kind, remoteTrack.track));
+  client.on('trackUnsubscribed', ({ producerId }) => tiles.detach(producerId));
+  client.on('activeSpeaker', ({ peerId }) => tiles.speaking(peerId));
+  client.on('handQueueChanged', ({ queue }) => {
+    renderQueue(queue);
+    refreshPeople();
+  });
+  refreshPeople();
 
-  // Controls (looked up before join: notifications may render into them at once).
-  let handRaised = false;
+  // --- hand queue
   const raise = $<HTMLButtonElement>('#raise-hand');
-  const micButton = $<HTMLButtonElement>('#mic');
-  const camButton = $<HTMLButtonElement>('#camera');
-  const transcriptionButton = $<HTMLButtonElement>('#transcription');
+  function renderQueue(queue: typeof client.handQueue): void {
+    const answered = me!.role === 'lecturer'
+      ? (entry: { peerId: string }) => void client.dismissHand(entry.peerId).catch(showError)
+      : undefined;
+    renderHandQueue($('#hand-queue'), queue, answered);
+    const raised = queue.some((e) => e.peerId === me!.peerId);
+    raise.textContent = raised ? 'Lower hand' : 'Raise hand';
+    raise.setAttribute('aria-pressed', String(raised));
+  }
+  raise.addEventListener('click', () => {
+    const raised = raise.getAttribute('aria-pressed') === 'true';
+    void (raised ? client.lowerHand() : client.raiseHand()).catch(showError);
+  });
+  $('#clear-queue').addEventListener('click', () => void client.clearHandQueue().catch(showError));
 
   // --- join and publish
   const joinStarted = performance.now();
-  await client.join({ displayName: name });
-  hooks.state = 'joined';
-  const mic = await client.publishMicrophone().catch((error: unknown) => (showError(error), undefined));
-  const cam = role === 'lecturer' ? await client.publishCamera().catch((error: unknown) => (showError(error), undefined)) : undefined;
-  if (cam) {
-    const local = tile(peerId, `${name} (you)`);
-    const video = document.createElement('video');
-    video.muted = true;
-    video.autoplay = true;
-    video.srcObject = new MediaStream([cam.track]);
-    local.prepend(video);
-  }
+  await client.join({ displayName: me.name });
+  mic = await client.publishMicrophone(undefined, { paused: !me.micOnJoin }).catch((error: unknown) => {
+    explainMissing('#mic', 'Microphone unavailable', error);
+    return undefined;
+  });
+  cam = me.role === 'lecturer'
+    ? await client.publishCamera().catch((error: unknown) => {
+      explainMissing('#camera', 'Camera unavailable', error);
+      return undefined;
+    })
+    : undefined;
+  if (cam?.producerId) tiles.attach(me.peerId, cam.producerId, 'video', cam.track, true);
+  setUpMediaButton('#mic', 'microphone', mic, { live: 'Mute', paused: 'Unmute' });
+  setUpMediaButton('#camera', 'camera', cam, { live: 'Camera off', paused: 'Camera on' });
+  refreshPeople();
   renderQueue(await client.getHandQueue());
-  const state = (await signaling.request<{ running: boolean }>('getTranscriptionState')).running;
-  setTranscriptionState(state);
-  if (state) addTranscript((await signaling.request<{ entries: TranscriptEntry[] }>('getTranscript')).entries);
+  const running = (await signaling.request<{ running: boolean }>('getTranscriptionState')).running;
+  transcription.serverSays(running);
+  if (running) transcript.add((await signaling.request<{ entries: TranscriptEntry[] }>('getTranscript')).entries);
+  // Joined and set up (published, queue and transcription state loaded): what the tests wait for.
+  if (!over) hooks.state = 'joined';
 
+  /** A control for something that could not be published: say why instead of a silent grey button. */
+  function explainMissing(selector: string, label: string, error: unknown): void {
+    const button = $<HTMLButtonElement>(selector);
+    button.disabled = true;
+    button.removeAttribute('aria-pressed');
+    button.textContent = label;
+    const note = $('#media-note');
+    note.hidden = false;
+    note.textContent = `${label}: ${error instanceof Error ? error.message : String(error)}`;
+    showError(error);
+  }
+
+  /** Mute / camera toggles: aria-pressed is "paused", the text names what a click does. */
+  function setUpMediaButton(
+    selector: string,
+    source: 'microphone' | 'camera',
+    publication: LocalTrackPublication | undefined,
+    text: { live: string; paused: string },
+  ): void {
+    if (!publication) return;
+    const button = $<HTMLButtonElement>(selector);
+    const render = () => {
+      button.setAttribute('aria-pressed', String(publication.paused));
+      button.textContent = publication.paused ? text.paused : text.live;
+    };
+    render();
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      void (publication.paused ? client.resume(source) : client.pause(source))
+        .catch(showError)
+        .finally(() => {
+          button.disabled = false;
+          render();
+          refreshPeople();
+        });
+    });
+  }
+
+  // --- leave / end lecture
+  const leaveButton = $<HTMLButtonElement>('#leave');
+  leaveButton.addEventListener('click', () => {
+    setBusy(leaveButton, true, 'Leaving…');
+    void client.leave()
+      .catch(() => undefined) // leaving anyway: closing the socket makes the server drop the peer
+      .finally(() => {
+        endSession('left');
+        signaling.close();
+      });
+  });
+  const endButton = $<HTMLButtonElement>('#end-lecture');
+  endButton.addEventListener('click', () => void endLecture());
+  async function endLecture(): Promise<void> {
+    if (!(await confirmWith($<HTMLDialogElement>('#end-dialog')))) return;
+    setBusy(endButton, true, 'Ending…');
+    try {
+      const reply = await signaling.request<{ summary?: LectureSummary }>('endLecture');
+      lectureEnded(reply.summary);
+    } catch (error) {
+      if (over) return; // the room closed under the request: the ended view is up already
+      showError(error);
+      setBusy(endButton, false, 'End lecture');
+    }
+  }
+
+  // --- media probes for the tests: inbound bytes, time to first audio
   hooks.inboundBytes = async () => {
     const totals = { audio: 0, video: 0 };
     for (const remote of client.remoteTracks.values()) {
@@ -148,7 +312,6 @@ async function main(): Promise<void> {
     }
     return totals;
   };
-  // Time to first audio: join start → first inbound audio bytes of a remote track.
   const probe = setInterval(() => {
     void hooks.inboundBytes().then((b) => {
       if (b.audio > 0 && hooks.firstAudioMs === undefined) {
@@ -159,150 +322,27 @@ async function main(): Promise<void> {
   }, 25);
   setTimeout(() => clearInterval(probe), 60_000);
 
-  // --- controls
-  micButton.disabled = !mic;
-  micButton.addEventListener('click', () => void toggle('microphone', micButton, 'Mute', 'Unmute'));
-  camButton.disabled = !cam;
-  camButton.addEventListener('click', () => void toggle('camera', camButton, 'Camera off', 'Camera on'));
-  async function toggle(source: 'microphone' | 'camera', button: HTMLButtonElement, on: string, off: string) {
-    const paused = button.getAttribute('aria-pressed') === 'true';
-    try {
-      await (paused ? client.resume(source) : client.pause(source));
-      button.setAttribute('aria-pressed', String(!paused));
-      button.textContent = paused ? on : off;
-    } catch (error) {
-      showError(error);
-    }
-  }
-  transcriptionButton.addEventListener('click', () => {
-    const running = transcriptionButton.dataset.running === 'true';
-    transcriptionButton.disabled = true;
-    signaling
-      .request(running ? 'stopTranscription' : 'startTranscription')
-      .catch(showError)
-      .finally(() => (transcriptionButton.disabled = false));
-  });
-  function setTranscriptionState(running: boolean) {
-    transcriptionButton.dataset.running = String(running);
-    transcriptionButton.textContent = running ? 'Stop transcription' : 'Start transcription';
-    $('#transcription-state').textContent = running ? '● recording' : '';
-  }
-  raise.addEventListener('click', () => void (handRaised ? client.lowerHand() : client.raiseHand()).catch(showError));
-  $('#clear-queue').addEventListener('click', () => void client.clearHandQueue().catch(showError));
-
-  function renderQueue(queue: readonly HandQueueEntry[]) {
-    const list = $('#hand-queue');
-    list.replaceChildren(
-      ...queue.map((entry) => {
-        const li = document.createElement('li');
-        li.dataset.peer = entry.peerId;
-        const label = document.createElement('span');
-        label.textContent = `${entry.displayName ?? entry.peerId}${entry.source === 'gesture' ? ' (gesture)' : ''}`;
-        li.append(label);
-        if (role === 'lecturer') {
-          const dismiss = document.createElement('button');
-          dismiss.type = 'button';
-          dismiss.textContent = 'Done';
-          dismiss.addEventListener('click', () => void client.dismissHand(entry.peerId).catch(showError));
-          li.append(dismiss);
-        }
-        return li;
-      }),
-    );
-    handRaised = queue.some((e) => e.peerId === peerId);
-    raise.textContent = handRaised ? 'Lower hand' : 'Raise hand';
-    raise.setAttribute('aria-pressed', String(handRaised));
-  }
-
-  // --- gestures: MediaPipe on the camera (served by this app), or a recording handed in by a test
-  let recognizer: GestureRecognizer | undefined;
-  async function startGestures(recording?: readonly RecordedFrame[]): Promise<void> {
-    if (recognizer) return;
-    let detector: GestureDetector;
-    let track: MediaStreamTrack | undefined;
-    if (recording) {
-      detector = new ScriptedDetector(recording, { mode: 'timestamp', loop: true });
-    } else {
-      detector = new MediaPipeHandsDetector({ assetBaseUrl: '/mediapipe/' });
-      track = cam?.track ?? (await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } })).getVideoTracks()[0];
-    }
-    recognizer = new GestureRecognizer({ detector, maxFps: recording ? 10 : 3 });
-    recognizer.on('gestureStart', (e) => {
-      $('#gesture-status').textContent = `${e.gesture} (${Math.round(e.confidence * 100)} %)`;
-      void client.sendGesture(e.gesture, 'start', e.confidence).catch(showError);
-    });
-    recognizer.on('gestureHold', (e) => void client.sendGesture(e.gesture, 'hold', e.confidence).catch(() => undefined));
-    recognizer.on('gestureEnd', (e) => {
-      $('#gesture-status').textContent = '';
-      void client.sendGesture(e.gesture, 'end', e.confidence).catch(() => undefined);
-    });
-    recognizer.on('error', showError);
-    if (track) await recognizer.attach(track);
-    else await recognizer.attach(syntheticTrack());
-  }
-  hooks.startGestures = startGestures;
+  // --- gestures
+  hooks.startGestures = (recording) => gestures.start(recording);
   const gesturesBox = $<HTMLInputElement>('#gestures');
   gesturesBox.addEventListener('change', () => {
-    if (gesturesBox.checked) void startGestures().catch(showError);
-    else {
-      recognizer?.close();
-      recognizer = undefined;
-    }
+    if (gesturesBox.checked) void gestures.start().catch(showError);
+    else gestures.stop();
   });
   if (params.get('gestures') === 'on') {
     gesturesBox.checked = true;
-    void startGestures().catch(showError);
+    void gestures.start().catch(showError);
   }
-}
-
-/** A small canvas track to pace a recognizer that replays recorded landmarks. */
-function syntheticTrack(): MediaStreamTrack {
-  const canvas = document.createElement('canvas');
-  canvas.width = 64;
-  canvas.height = 48;
-  const ctx = canvas.getContext('2d')!;
-  setInterval(() => ctx.fillRect(0, 0, 1 + Math.random() * 63, 1), 100);
-  return canvas.captureStream(10).getVideoTracks()[0]!;
-}
-
-// --- transcript and summary (app notifications, not the SDK's)
-const shown = new Map<string, HTMLElement>();
-function addTranscript(entries: TranscriptEntry[]): void {
-  const panel = $('#transcript');
-  for (const entry of entries) {
-    const key = `${entry.batchId}:${entry.index}`;
-    const p = shown.get(key) ?? document.createElement('p');
-    const time = document.createElement('time');
-    time.textContent = clock(entry.start);
-    p.replaceChildren(time, document.createTextNode(entry.text));
-    p.dataset.start = String(entry.start);
-    if (!shown.has(key)) {
-      shown.set(key, p);
-      const after = [...panel.children].find((c) => Number((c as HTMLElement).dataset.start) > entry.start);
-      panel.insertBefore(p, after ?? null);
-    }
-  }
-  panel.scrollTop = panel.scrollHeight;
 }
 
 function showSummary(summary: LectureSummary): void {
   $('#summary-panel').hidden = false;
   $('#summary').textContent = summary.text;
-  $('#key-points').replaceChildren(
-    ...summary.keyPoints.map((point) => {
-      const li = document.createElement('li');
-      li.textContent = point;
-      return li;
-    }),
-  );
-}
-
-function clock(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+  $('#key-points').replaceChildren(...summary.keyPoints.map((point) => element('li', { text: point })));
 }
 
 main().catch((error: unknown) => {
   hooks.state = 'error';
+  setConnection('failed');
   showError(error);
 });

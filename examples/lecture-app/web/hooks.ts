@@ -3,9 +3,14 @@
  * poking at from the devtools console). Not part of any SDK.
  */
 import type { RecordedFrame } from '@lectern/client-sdk';
+import type { TranscriptEntry } from '@lectern/protocol';
 
 export interface LecturePageHooks {
-  state: 'joining' | 'joined' | 'left' | 'error';
+  /**
+   * `joined` once the page is set up (joined, microphone published, hand queue and
+   * transcription state loaded); `left` / `ended` after Leave / the end of the lecture.
+   */
+  state: 'joining' | 'joined' | 'left' | 'ended' | 'error';
   /** Join start → first inbound audio bytes of a remote producer, in ms (set once). */
   firstAudioMs?: number;
   /** Bytes received so far over all inbound RTP streams, by kind. */
@@ -15,6 +20,8 @@ export interface LecturePageHooks {
    * landmark frames, the SDK's ScriptedDetector replaying them (the browser test).
    */
   startGestures(recording?: readonly RecordedFrame[]): Promise<void>;
+  /** Shows transcript entries as if the server had sent them (the download test runs without speech-to-text). */
+  addTranscript(entries: readonly TranscriptEntry[]): void;
 }
 
 declare global {
