@@ -1,7 +1,9 @@
+import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { WhisperApiClient } from '@lectern/stt-adapter';
@@ -12,7 +14,9 @@ import {
   TranscriptionService,
   type TranscriptionServiceOptions,
 } from '@lectern/server-sdk/transcription';
-import { attachSignaling } from './signaling.js';
+import { decodePathname, fileUnder, requestTarget } from './http-paths.js';
+import type { Logger } from './log.js';
+import { attachSignaling, resolveSignalingLimits, type SignalingLimits } from './signaling.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.join(here, '..', 'web');
@@ -29,12 +33,18 @@ export interface LectureAppOptions {
   redisUrl?: string;
   manager?: RoomManagerOptions;
   transcription?: Partial<Omit<TranscriptionServiceOptions, 'engine' | 'store'>>;
+  /** Signaling and connection limits (defaults: `DEFAULT_SIGNALING_LIMITS` in signaling.ts). */
+  signaling?: Partial<SignalingLimits>;
+  /** Where errors and refused connections are reported. Default: the console. */
+  logger?: Logger;
 }
 
 export interface LectureApp {
   url: string;
   manager: RoomManager;
   transcription: TranscriptionService;
+  /** The limits in force (the defaults with the options applied). */
+  signalingLimits: SignalingLimits;
   close(): Promise<void>;
 }
 
@@ -70,6 +80,8 @@ const TYPES: Record<string, string> = {
  * signaling at `/ws`.
  */
 export async function startLectureApp(options: LectureAppOptions): Promise<LectureApp> {
+  const logger = options.logger ?? console;
+  const limits = resolveSignalingLimits(options.signaling); // refused before anything starts
   const manager = await RoomManager.create(options.manager ?? {});
   const store = options.redisUrl ? new RedisTranscriptStore({ url: options.redisUrl }) : new MemoryTranscriptStore();
   const transcription = new TranscriptionService(manager, {
@@ -78,55 +90,98 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
     ...options.transcription,
   });
   const script = await bundle();
-  const server = http.createServer((req, res) => {
-    void serve(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
+  const server = http.createServer({
+    // A client that never finishes its request (or WebSocket handshake) is answered 408 and dropped.
+    headersTimeout: limits.handshakeTimeoutMs,
+    requestTimeout: limits.handshakeTimeoutMs,
+    connectionsCheckingInterval: Math.min(limits.handshakeTimeoutMs, 30_000),
+  }, (req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      logger.error(`[http] ${req.method} ${req.url}: failed`, error);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
     });
+  });
+  // Parse errors, timeouts and resets of one client connection end that connection only.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
   });
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    if (url.pathname === '/metrics') return manager.metrics.handler(req, res);
-    if (url.pathname === '/health') {
+    const url = requestTarget(req.url);
+    const decoded = url ? decodePathname(url.pathname) : { ok: false as const, reason: 'bad request target' };
+    if (!decoded.ok) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${decoded.reason}\n`);
+      return;
+    }
+    const pathname = `/${decoded.segments.join('/')}`;
+    if (pathname === '/metrics') return manager.metrics.handler(req, res);
+    if (pathname === '/health') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: true, rooms: manager.roomIds.length }));
       return;
     }
-    if (url.pathname === '/app.js') {
+    if (pathname === '/app.js') {
       res.writeHead(200, { 'Content-Type': TYPES['.js']!, 'Cache-Control': 'no-store' }).end(script);
       return;
     }
-    const file = url.pathname === '/' ? path.join(webDir, 'index.html')
-      : url.pathname.startsWith('/mediapipe/') ? safeJoin(mediapipeDir, url.pathname.slice('/mediapipe/'.length))
-        : url.pathname === '/style.css' ? path.join(webDir, 'style.css') : undefined;
+    const [first, ...rest] = decoded.segments;
+    const file = pathname === '/' ? path.join(webDir, 'index.html')
+      : pathname === '/style.css' ? path.join(webDir, 'style.css')
+        : first === 'mediapipe' ? fileUnder(mediapipeDir, rest) : undefined;
     if (!file) {
       res.writeHead(404).end();
       return;
     }
-    try {
-      const body = await fs.readFile(file);
-      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+    await sendFile(req, res, file);
   }
 
-  const signaling = attachSignaling(server, manager, transcription);
+  /** Streams a regular file (MediaPipe's model files are megabytes: not read into memory per request). */
+  async function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: string): Promise<void> {
+    const stat = await fs.stat(file).catch(() => undefined);
+    if (!stat?.isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': stat.size });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    // pipeline destroys both ends on any error; a client that went away is not worth a log line.
+    pipeline(createReadStream(file), res, (error) => {
+      if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+        logger.warn(`[http] ${req.url}: sending ${file} failed`, error);
+      }
+    });
+  }
+
+  const signaling = attachSignaling(server, manager, transcription, { limits, logger });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 3000, host, () => resolve());
+    server.listen(options.port ?? 3000, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // After start-up (e.g. EMFILE on accept): reported; the server keeps serving the connections it has.
+  server.on('error', (error) => logger.error('[http] server error', error));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port ?? 3000;
   return {
     url: `http://${host}:${port}`,
     manager,
     transcription,
+    signalingLimits: signaling.limits,
     async close() {
       signaling.close();
       await transcription.close();
@@ -136,10 +191,4 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A path inside `root`, or undefined for `..` tricks. */
-function safeJoin(root: string, relative: string): string | undefined {
-  const resolved = path.resolve(root, decodeURIComponent(relative));
-  return resolved.startsWith(root + path.sep) ? resolved : undefined;
 }
