@@ -183,8 +183,10 @@ test('students join muted; mute state on every tile and in the list; fits 360–
   await lecturer.waitForSelector('#transcription[data-phase="running"]', { timeout: 10_000 });
   assert.equal((await lecturer.textContent('#transcription'))?.trim(), 'Stop transcription');
   await lecturer.click('#transcription');
-  const finishing = await lecturer.$eval('#transcription', (b) => ({ text: b.textContent, disabled: (b as HTMLButtonElement).disabled, busy: b.getAttribute('aria-busy') }));
-  assert.deepEqual(finishing, { text: 'Finishing…', disabled: true, busy: 'true' });
+  const finishing = await lecturer.$eval('#transcription', (b) => ({ text: b.textContent, disabled: b.getAttribute('aria-disabled'), busy: b.getAttribute('aria-busy'), focused: b === document.activeElement }));
+  assert.deepEqual(finishing, { text: 'Finishing…', disabled: 'true', busy: 'true', focused: true }, 'busy, and the keyboard focus stays on it');
+  await lecturer.click('#transcription', { force: true });
+  assert.equal((await lecturer.textContent('#transcription'))?.trim(), 'Finishing…', 'a click while finishing does nothing');
   assert.match(await lecturer.textContent('#transcription-state') ?? '', /finishing/);
   fakeTranscription.finishStop();
   await lecturer.waitForSelector('#transcription[data-phase="idle"]:not([aria-busy])', { timeout: 10_000 });

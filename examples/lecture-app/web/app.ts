@@ -15,7 +15,7 @@ import {
 } from '@lectern/client-sdk';
 import type { LectureSummary, PeerRole, TranscriptEntry } from '@lectern/protocol';
 import { confirmWith } from './confirm-dialog.js';
-import { $, element, setBusy } from './dom.js';
+import { $, element, isBusy, setBusy } from './dom.js';
 import { PageGestures } from './gestures.js';
 import { renderHandQueue } from './hand-queue.js';
 import type { LecturePageHooks } from './hooks.js';
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     const answered = me!.role === 'lecturer'
       ? (entry: { peerId: string }) => void client.dismissHand(entry.peerId).catch(showError)
       : undefined;
-    renderHandQueue($('#hand-queue'), queue, answered);
+    renderHandQueue($('#hand-queue'), $('#empty-queue'), queue, answered);
     const raised = queue.some((e) => e.peerId === me!.peerId);
     raise.textContent = raised ? 'Lower hand' : 'Raise hand';
     raise.setAttribute('aria-pressed', String(raised));
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
     button.textContent = label;
     const note = $('#media-note');
     note.hidden = false;
-    note.textContent = `${label}: ${error instanceof Error ? error.message : String(error)}`;
+    note.append(element('span', { text: `${label}: ${error instanceof Error ? error.message : String(error)}. ` }));
     showError(error);
   }
 
@@ -263,12 +263,14 @@ async function main(): Promise<void> {
       button.textContent = publication.paused ? text.paused : text.live;
     };
     render();
+    button.disabled = false;
     button.addEventListener('click', () => {
-      button.disabled = true;
+      if (isBusy(button)) return;
+      setBusy(button, true, button.textContent ?? '');
       void (publication.paused ? client.resume(source) : client.pause(source))
         .catch(showError)
         .finally(() => {
-          button.disabled = false;
+          setBusy(button, false, '');
           render();
           refreshPeople();
         });
@@ -278,6 +280,7 @@ async function main(): Promise<void> {
   // --- leave / end lecture
   const leaveButton = $<HTMLButtonElement>('#leave');
   leaveButton.addEventListener('click', () => {
+    if (isBusy(leaveButton)) return;
     setBusy(leaveButton, true, 'Leaving…');
     void client.leave()
       .catch(() => undefined) // leaving anyway: closing the socket makes the server drop the peer
@@ -289,7 +292,7 @@ async function main(): Promise<void> {
   const endButton = $<HTMLButtonElement>('#end-lecture');
   endButton.addEventListener('click', () => void endLecture());
   async function endLecture(): Promise<void> {
-    if (!(await confirmWith($<HTMLDialogElement>('#end-dialog')))) return;
+    if (isBusy(endButton) || !(await confirmWith($<HTMLDialogElement>('#end-dialog')))) return;
     setBusy(endButton, true, 'Ending…');
     try {
       const reply = await signaling.request<{ summary?: LectureSummary }>('endLecture');
@@ -301,7 +304,23 @@ async function main(): Promise<void> {
     }
   }
 
-  // --- media probes for the tests: inbound bytes, time to first audio
+  installMediaProbes(client, joinStarted);
+
+  // --- gestures
+  hooks.startGestures = (recording) => gestures.start(recording);
+  const gesturesBox = $<HTMLInputElement>('#gestures');
+  gesturesBox.addEventListener('change', () => {
+    if (gesturesBox.checked) void gestures.start().catch(showError);
+    else gestures.stop();
+  });
+  if (params.get('gestures') === 'on') {
+    gesturesBox.checked = true;
+    void gestures.start().catch(showError);
+  }
+}
+
+/** For the tests: inbound bytes by kind, and the time from join to the first inbound audio. */
+function installMediaProbes(client: LectureClient, joinStarted: number): void {
   hooks.inboundBytes = async () => {
     const totals = { audio: 0, video: 0 };
     for (const remote of client.remoteTracks.values()) {
@@ -321,18 +340,6 @@ async function main(): Promise<void> {
     });
   }, 25);
   setTimeout(() => clearInterval(probe), 60_000);
-
-  // --- gestures
-  hooks.startGestures = (recording) => gestures.start(recording);
-  const gesturesBox = $<HTMLInputElement>('#gestures');
-  gesturesBox.addEventListener('change', () => {
-    if (gesturesBox.checked) void gestures.start().catch(showError);
-    else gestures.stop();
-  });
-  if (params.get('gestures') === 'on') {
-    gesturesBox.checked = true;
-    void gestures.start().catch(showError);
-  }
 }
 
 function showSummary(summary: LectureSummary): void {
@@ -342,6 +349,8 @@ function showSummary(summary: LectureSummary): void {
 }
 
 main().catch((error: unknown) => {
+  // Ending the session (Leave, the end of the lecture) can cut a join short: that is no failure.
+  if (document.body.dataset.session) return;
   hooks.state = 'error';
   setConnection('failed');
   showError(error);

@@ -28,14 +28,22 @@ export function element<K extends keyof HTMLElementTagNameMap>(
 }
 
 /**
- * Shows a button working on something (disabled, aria-busy, e.g. "Finishing…")
- * or ready again; `label` is the text for the state it is put in.
+ * Shows a button working on something (e.g. "Finishing…") or ready again;
+ * `label` is the text for the state it is put in. Busy means aria-disabled and
+ * aria-busy rather than `disabled`: a disabled button drops keyboard focus,
+ * leaving a keyboard user nowhere once it is ready again. Click handlers check
+ * {@link isBusy}.
  */
 export function setBusy(button: HTMLButtonElement, busy: boolean, label: string): void {
-  button.disabled = busy;
-  if (busy) button.setAttribute('aria-busy', 'true');
-  else button.removeAttribute('aria-busy');
+  for (const attribute of ['aria-disabled', 'aria-busy']) {
+    if (busy) button.setAttribute(attribute, 'true');
+    else button.removeAttribute(attribute);
+  }
   button.textContent = label;
+}
+
+export function isBusy(button: HTMLButtonElement): boolean {
+  return button.getAttribute('aria-busy') === 'true';
 }
 
 /** Saves `text` as a file through a temporary object URL. */

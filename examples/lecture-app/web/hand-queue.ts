@@ -7,6 +7,8 @@ import { element } from './dom.js';
  */
 export function renderHandQueue(
   list: HTMLElement,
+  /** Shown while no hand is up. */
+  emptyNote: HTMLElement,
   queue: readonly HandQueueEntry[],
   onAnswered: ((entry: HandQueueEntry) => void) | undefined,
 ): void {
@@ -22,5 +24,5 @@ export function renderHandQueue(
       return item;
     }),
   );
-  list.parentElement?.querySelector('.empty-queue')?.toggleAttribute('hidden', queue.length > 0);
+  emptyNote.hidden = queue.length > 0;
 }

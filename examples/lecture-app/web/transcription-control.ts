@@ -1,7 +1,7 @@
 /**
  * The lecturer's transcription button. Stopping waits for the last batch and
  * the summary (many seconds), so between the click and the server's word the
- * button says "Finishing…" (disabled, aria-busy) instead of looking idle.
+ * button says "Finishing…" (aria-disabled, aria-busy) instead of looking idle.
  */
 import { setBusy } from './dom.js';
 
@@ -48,6 +48,7 @@ export class TranscriptionControl {
   }
 
   private async toggle(): Promise<void> {
+    if (this.#phase === 'starting' || this.#phase === 'finishing') return; // busy: the button is aria-disabled
     const stopping = this.#phase === 'running';
     this.set(stopping ? 'finishing' : 'starting');
     try {
