@@ -7,12 +7,15 @@
  *   answered 408). Retryable.
  * - `BAD_REQUEST`: the engine refused the request itself (4xx: undecodable
  *   audio, empty or missing file, unsupported language, invalid option, file
- *   too large), or the local file could not be read. Sending it again cannot help.
+ *   too large, audio too long — whisper-api's `audio_too_long`), or the local
+ *   file could not be read. Sending it again cannot help.
+ * - `UNAUTHORIZED`: the engine refused the client's credentials (401/403: a
+ *   missing or wrong bearer token). Not retried: the configuration must change.
  * - `BAD_RESPONSE`: the engine answered success with a body that is not the
  *   expected JSON. Not retried.
  * - `ABORTED`: the caller's `AbortSignal` fired. Not retried.
  */
-export type SttErrorCode = 'UNAVAILABLE' | 'TIMEOUT' | 'BAD_REQUEST' | 'BAD_RESPONSE' | 'ABORTED';
+export type SttErrorCode = 'UNAVAILABLE' | 'TIMEOUT' | 'BAD_REQUEST' | 'UNAUTHORIZED' | 'BAD_RESPONSE' | 'ABORTED';
 
 /** Everything an {@link SttError} carries besides its code and message. */
 export interface SttErrorDetails {

@@ -32,6 +32,13 @@ export interface WhisperApiClientOptions {
    */
   baseUrl: string | URL;
   /**
+   * Bearer token for a whisper-api started with `WHISPER_API_TOKEN`: sent as
+   * `Authorization: Bearer <token>` with every request. A missing or wrong
+   * token makes the server answer 401, which rejects with a non-retryable
+   * `UNAUTHORIZED`. Unset = no header (a server on loopback without a token).
+   */
+  token?: string;
+  /**
    * Time limit of one attempt (upload, transcription and response), in
    * milliseconds. A timed-out attempt fails with a retryable `TIMEOUT`.
    * Default 600 000 (10 minutes): a 5-minute batch takes about 20 s on two CPU
@@ -101,7 +108,8 @@ export const WHISPER_API_CLIENT_DEFAULTS = Object.freeze({
  * - At most `maxConcurrent` transcriptions run at once; the rest wait in line.
  * - Retryable failures (`UNAVAILABLE`, `TIMEOUT`) are retried with exponential
  *   backoff and jitter, honouring the server's `Retry-After`; a refused request
- *   (`BAD_REQUEST`) or an unreadable answer (`BAD_RESPONSE`) is not.
+ *   (`BAD_REQUEST`, e.g. `audio_too_long`), refused credentials (`UNAUTHORIZED`)
+ *   or an unreadable answer (`BAD_RESPONSE`) is not.
  * - Those retries are the client's own, short and bounded: they cover one
  *   request's transport failures (at most `1 + retries` tries per
  *   `transcribe()` call), then the call settles. Anything longer-lived — e.g.
@@ -133,6 +141,7 @@ export class WhisperApiClient implements SttEngine {
   readonly #minRetryDelayMs: number;
   readonly #maxRetryDelayMs: number;
   readonly #limit: LimitFunction;
+  readonly #headers: Readonly<Record<string, string>>;
   #inFlight = 0;
   #queued = 0;
 
@@ -164,6 +173,7 @@ export class WhisperApiClient implements SttEngine {
     this.#fetch = (input, init) => fetchFn(input, init);
     this.#options = { ...options };
     this.#limit = pLimit(this.maxConcurrent);
+    this.#headers = options.token === undefined ? {} : { authorization: `Bearer ${bearerToken(options.token)}` };
   }
 
   /**
@@ -184,7 +194,8 @@ export class WhisperApiClient implements SttEngine {
    * fall back to the client's defaults, then to the server's.
    *
    * @throws {@link SttError} `BAD_REQUEST` (refused by the server, or the file
-   * cannot be read), `BAD_RESPONSE`, `ABORTED`, or, once retries are used up,
+   * cannot be read), `UNAUTHORIZED` (missing or wrong `token`), `BAD_RESPONSE`,
+   * `ABORTED`, or, once retries are used up,
    * `UNAVAILABLE` / `TIMEOUT`. Its `attempts` tells how many were made.
    */
   async transcribe(filePath: string, options: TranscribeOptions = {}): Promise<Transcription> {
@@ -200,7 +211,10 @@ export class WhisperApiClient implements SttEngine {
    */
   async healthy(): Promise<boolean> {
     try {
-      const response = await this.#fetch(this.#healthUrl, { signal: AbortSignal.timeout(this.#healthTimeoutMs) });
+      const response = await this.#fetch(this.#healthUrl, {
+        headers: this.#headers,
+        signal: AbortSignal.timeout(this.#healthTimeoutMs),
+      });
       const text = await response.text();
       if (!response.ok) return false;
       const body: unknown = JSON.parse(text);
@@ -324,7 +338,12 @@ export class WhisperApiClient implements SttEngine {
     let body: string;
     try {
       if (signal?.aborted) throw signal.reason;
-      response = await this.#fetch(this.#transcribeUrl, { method: 'POST', body: form, signal: controller.signal });
+      response = await this.#fetch(this.#transcribeUrl, {
+        method: 'POST',
+        body: form,
+        headers: this.#headers,
+        signal: controller.signal,
+      });
       body = await response.text();
     } catch (cause) {
       if (signal?.aborted) throw abortedError(signal.reason, undefined, cause);
@@ -387,6 +406,14 @@ function describe(error: unknown): string {
 }
 
 // ---------------------------------------------------------------- options
+
+function bearerToken(token: string): string {
+  // What whisper-api accepts for WHISPER_API_TOKEN; also keeps CR/LF and spaces out of the header.
+  if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
+    throw new TypeError('token must be a non-empty string of visible ASCII characters without spaces');
+  }
+  return token;
+}
 
 function nonNegative(name: string, value: number): number {
   if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {

@@ -4,7 +4,7 @@
  * and error answers turned into {@link SttError}s.
  */
 import type { Transcription, TranscriptSegment, TranscriptWord } from './engine.js';
-import { SttError } from './errors.js';
+import { SttError, type SttErrorCode } from './errors.js';
 
 /** A word as whisper-api sends it. */
 interface WireWord {
@@ -90,7 +90,7 @@ export function toTranscription(wire: WireTranscription): Transcription {
   return transcription;
 }
 
-
+/** An {@link SttError} for a non-success answer, with the server's own code, message and `Retry-After`. */
 export function httpError(response: Response, body: string): SttError {
   const { status } = response;
   let serverCode: string | undefined;
@@ -112,10 +112,27 @@ export function httpError(response: Response, body: string): SttError {
   };
   const what = [status, serverCode].filter((x) => x !== undefined).join(' ');
   const message = `whisper-api answered ${what}${serverMessage ? `: ${serverMessage}` : ''}`;
-  if (status === 408) return new SttError('TIMEOUT', message, details);
-  if (status === 429 || status >= 500) return new SttError('UNAVAILABLE', message, details);
-  if (status >= 400) return new SttError('BAD_REQUEST', message, details);
-  return new SttError('BAD_RESPONSE', message, details);
+  return new SttError(errorCodeForStatus(status), message, details);
+}
+
+/**
+ * The one place an HTTP status of whisper-api becomes an {@link SttErrorCode}
+ * (and with it, through the code, whether a retry may help):
+ *
+ * | status | code | retried |
+ * | --- | --- | --- |
+ * | 408 | `TIMEOUT` | yes |
+ * | 429, 5xx (503 `busy`, `model_not_loaded`) | `UNAVAILABLE` | yes |
+ * | 401, 403 (`unauthorized`) | `UNAUTHORIZED` | no |
+ * | other 4xx (`invalid_audio`, `file_too_large`, `audio_too_long`, ...) | `BAD_REQUEST` | no |
+ * | anything else that is not a success | `BAD_RESPONSE` | no |
+ */
+export function errorCodeForStatus(status: number): SttErrorCode {
+  if (status === 408) return 'TIMEOUT';
+  if (status === 429 || status >= 500) return 'UNAVAILABLE';
+  if (status === 401 || status === 403) return 'UNAUTHORIZED';
+  if (status >= 400) return 'BAD_REQUEST';
+  return 'BAD_RESPONSE';
 }
 
 /** `Retry-After` as delay-seconds or an HTTP date, in milliseconds from now. */

@@ -86,7 +86,8 @@ test('maxConcurrent 3, no retries: the server is flooded and answers 503 busy (r
     assert.equal(reason.retryable, true);
     assert.equal(reason.status, 503);
     assert.equal(reason.serverCode, 'busy');
-    assert.equal(reason.retryAfterMs, 5_000);
+    // The server's estimate of when its slot frees up: ~9 s of audio at its RTF.
+    assert.ok(reason.retryAfterMs !== undefined && reason.retryAfterMs >= 1_000 && reason.retryAfterMs <= 10_000, String(reason.retryAfterMs));
     assert.equal(reason.attempts, 1);
   }
 });
@@ -106,7 +107,9 @@ test('a 503 busy is retried no sooner than its Retry-After', async () => {
   assert.ok(retries.length >= 1, 'one of the two was refused at first');
   for (const event of retries) {
     assert.equal(event.error.serverCode, 'busy');
-    assert.ok(event.delayMs >= 5_000, `retried after ${event.delayMs} ms, Retry-After was 5 s`);
-    assert.ok(event.delayMs < 6_000, `retried after ${event.delayMs} ms`);
+    const asked = event.error.retryAfterMs ?? 0;
+    assert.ok(asked >= 1_000, `Retry-After ${asked} ms`);
+    assert.ok(event.delayMs >= asked - 5, `retried after ${event.delayMs} ms, Retry-After was ${asked} ms`);
+    assert.ok(event.delayMs < asked + 1_000, `retried after ${event.delayMs} ms, Retry-After was ${asked} ms`);
   }
 });
