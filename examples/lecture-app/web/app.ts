@@ -92,10 +92,19 @@ function identityFromUrl(): Identity | undefined {
 function showJoinForm(): void {
   const form = $<HTMLFormElement>('#join-form');
   form.hidden = false;
+  // The same defaults as the URL: lecturers start with the microphone on, students muted.
+  const role = form.elements.namedItem('role') as HTMLSelectElement;
+  const mic = form.elements.namedItem('mic') as HTMLInputElement;
+  role.addEventListener('change', () => (mic.checked = role.value === 'lecturer'));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    location.search = new URLSearchParams({ room: String(data.get('room')), role: String(data.get('role')), name: String(data.get('name')) }).toString();
+    location.search = new URLSearchParams({
+      room: String(data.get('room')),
+      role: String(data.get('role')),
+      name: String(data.get('name')),
+      mic: mic.checked ? 'on' : 'off',
+    }).toString();
   });
 }
 
@@ -117,6 +126,7 @@ async function main(): Promise<void> {
   }, me.room);
   hooks.addTranscript = (entries) => transcript.add(entries);
 
+  $('#connection').hidden = false;
   setConnection('connecting');
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const signaling = new WsSignaling(`${scheme}://${location.host}/ws?${new URLSearchParams({ room: me.room, peer: me.peerId, role: me.role })}`);
@@ -155,7 +165,10 @@ async function main(): Promise<void> {
 
   signaling.onNotification = (notification, data) => {
     if (notification === 'transcript') transcript.add((data as { entries: TranscriptEntry[] }).entries);
-    else if (notification === 'summary') showSummary((data as { summary: LectureSummary }).summary);
+    else if (notification === 'summary') {
+      showSummary((data as { summary: LectureSummary }).summary);
+      transcription.summaryArrived();
+    }
     else if (notification === 'transcription') transcription.serverSays((data as { state: string }).state === 'running');
     else {
       client.handleNotification(notification, data);

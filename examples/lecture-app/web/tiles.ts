@@ -44,8 +44,11 @@ export class TileGrid {
     tile?.classList.toggle('has-video', tile.querySelector('video') !== null);
   }
 
+  /** Highlights the active speaker (never a muted tile: a stale report must not point at someone who cannot be heard). */
   speaking(peerId: string): void {
-    for (const tile of this.grid.querySelectorAll<HTMLElement>('.tile')) tile.classList.toggle('speaking', tile.dataset.peer === peerId);
+    for (const tile of this.grid.querySelectorAll<HTMLElement>('.tile')) {
+      tile.classList.toggle('speaking', tile.dataset.peer === peerId && tile.dataset.mic === 'live');
+    }
   }
 
   private tile(peerId: string): HTMLElement {
@@ -69,6 +72,7 @@ export class TileGrid {
     setText(tile.querySelector('.avatar')!, initials(person.name));
     tile.dataset.mic = person.mic;
     tile.classList.toggle('muted-peer', person.mic === 'muted');
+    if (person.mic !== 'live') tile.classList.remove('speaking');
     const indicator = tile.querySelector<HTMLElement>('.mic-state')!;
     indicator.hidden = person.mic === 'live';
     indicator.setAttribute('aria-label', micDescription(person.mic));

@@ -47,6 +47,11 @@ export class TranscriptionControl {
     this.set(running ? 'running' : 'idle');
   }
 
+  /** The summary comes once the last batch is in: the stop is as good as done. */
+  summaryArrived(): void {
+    if (this.#phase === 'finishing') this.set('idle');
+  }
+
   private async toggle(): Promise<void> {
     if (this.#phase === 'starting' || this.#phase === 'finishing') return; // busy: the button is aria-disabled
     const stopping = this.#phase === 'running';
