@@ -256,21 +256,27 @@ export function attachSignaling(
     closeSocket(connection.socket, code, reason);
   }
 
-  /** Counts a message (or ping) against the rate limit; false when it must not be served. */
-  function admit(connection: Connection, id: RequestId | null): boolean {
-    if (connection.messages.take()) return true;
-    if (!connection.floodAllowance.take()) {
-      logger.warn(`[signaling] ${connection}: kept sending over ${limits.messagesPerSecond} messages/s; closing (1008)`);
-      closeConnection(connection, CLOSE_CODES.policyViolation, 'message rate limit exceeded');
-      return false;
-    }
+  /**
+   * Counts a message (or ping) against the connection's rate: 'ok', 'limited'
+   * (over the rate, within the flood tolerance) or 'closed' (tolerance spent:
+   * the connection is being closed with 1008).
+   */
+  function chargeRate(connection: Connection): 'ok' | 'limited' | 'closed' {
+    if (!connection.isOpen) return 'closed'; // frames still arriving after the close began are not served
+    if (connection.messages.take()) return 'ok';
+    if (connection.floodAllowance.take()) return 'limited';
+    logger.warn(`[signaling] ${connection}: kept sending over ${limits.messagesPerSecond} messages/s; closing (1008)`);
+    closeConnection(connection, CLOSE_CODES.policyViolation, 'message rate limit exceeded');
+    return 'closed';
+  }
+
+  function rateLimited(connection: Connection): LecternErrorJSON {
     const retryAfterMs = connection.messages.msUntilNextToken();
-    replyError(connection, id, new LecternError(
+    return new LecternError(
       ErrorCode.RATE_LIMITED,
       `at most ${limits.messagesPerSecond} messages per second (bursts of ${limits.messageBurst}); retry in ${retryAfterMs} ms`,
       { messagesPerSecond: limits.messagesPerSecond, burst: limits.messageBurst, retryAfterMs },
-    ).toJSON());
-    return false;
+    ).toJSON();
   }
 
   async function dispatch(caller: Caller, message: ClientMessage): Promise<AppMethodResult> {
@@ -299,7 +305,12 @@ export function attachSignaling(
       ? { ok: false as const, id: null, reason: 'binary frames are not accepted; send JSON text' }
       : parseClientMessage(rawText(raw), limits);
     const id = parsed.ok ? parsed.message.id : parsed.id;
-    if (!admit(connection, id)) return;
+    const rate = chargeRate(connection);
+    if (rate === 'closed') return;
+    if (rate === 'limited') {
+      replyError(connection, id, rateLimited(connection));
+      return;
+    }
     if (!parsed.ok) {
       replyError(connection, id, { code: ErrorCode.INVALID_REQUEST, message: parsed.reason });
       return;
@@ -343,7 +354,7 @@ export function attachSignaling(
       connection.alive = true;
     });
     // Pings cost a message each (ws answers every one): a ping flood is a flood.
-    socket.on('ping', () => void admit(connection, null));
+    socket.on('ping', () => void chargeRate(connection));
 
     if (!caller) {
       closeSocket(socket, CLOSE_CODES.badParameters, 'room, peer (1-64 of A-Z a-z 0-9 _ -) and role (lecturer|student) are required');

@@ -285,6 +285,21 @@ describe('rate and in-flight limits', () => {
     await assertUnharmed('flooding');
   });
 
+  test('a ping flood counts as a message flood: closed with 1008, and the peer leaves', { timeout: 60_000 }, async () => {
+    const { messageBurst, floodTolerance } = app.signalingLimits;
+    const { raw, peerId } = await joinedRawPeer();
+    // In rounds small enough that ws's own guard (it terminates a peer with 60 pongs unsent) stays out of it.
+    const pongs = () => raw.frames.filter((f) => f.opcode === 0xa).length;
+    for (let sent = 0; sent < messageBurst + floodTolerance + 20 && raw.closeCode === undefined; sent += 20) {
+      raw.write(Buffer.concat(Array.from({ length: 20 }, () => frame({ opcode: 0x9, payload: Buffer.from('p') }))));
+      await until('pongs or the close', () => pongs() >= Math.min(sent + 20, messageBurst + floodTolerance) || raw.closeCode !== undefined);
+    }
+    await assertRawPeerGone(raw, peerId);
+    await assertUnharmed('ping flood');
+    assert.equal(raw.closeCode, 1008);
+    assert.equal(logger.lines.filter((line) => line.includes(`${ROOM}/${peerId}`) && line.includes('1008')).length, 1, 'reported once');
+  });
+
   test('requests in flight are bounded: RATE_LIMITED with maxPendingRequests', { timeout: 60_000 }, async () => {
     const { maxPendingRequests } = app.signalingLimits;
     // A room that does not exist yet: every getRouterRtpCapabilities waits for its router, so all are in flight at once.
