@@ -110,10 +110,12 @@ function showJoinForm(): void {
 
 async function main(): Promise<void> {
   const me = identityFromUrl();
-  if (!me) {
-    showJoinForm();
-    return;
-  }
+  if (me) await runLecture(me);
+  else showJoinForm();
+}
+
+/** The lecture page proper, for someone the URL identifies. */
+async function runLecture(me: Identity): Promise<void> {
   document.body.dataset.role = me.role;
   for (const el of document.querySelectorAll<HTMLElement>(me.role === 'lecturer' ? '[data-student]' : '[data-lecturer]')) el.hidden = true;
   $('#room-label').textContent = `room ${me.room} · ${me.name} (${me.role})`;
@@ -184,7 +186,7 @@ async function main(): Promise<void> {
   function refreshPeople(): void {
     if (over) return;
     const people = participantsOf({
-      local: { peerId: me!.peerId, name: me!.name, role: me!.role, micPaused: mic?.paused },
+      local: { peerId: me.peerId, name: me.name, role: me.role, micPaused: mic?.paused },
       remotePeers: client.remotePeers.values(),
       handQueue: client.handQueue,
     });
@@ -212,11 +214,11 @@ async function main(): Promise<void> {
   // --- hand queue
   const raise = $<HTMLButtonElement>('#raise-hand');
   function renderQueue(queue: typeof client.handQueue): void {
-    const answered = me!.role === 'lecturer'
+    const answered = me.role === 'lecturer'
       ? (entry: { peerId: string }) => void client.dismissHand(entry.peerId).catch(showError)
       : undefined;
     renderHandQueue($('#hand-queue'), $('#empty-queue'), queue, answered);
-    const raised = queue.some((e) => e.peerId === me!.peerId);
+    const raised = queue.some((e) => e.peerId === me.peerId);
     raise.textContent = raised ? 'Lower hand' : 'Raise hand';
     raise.setAttribute('aria-pressed', String(raised));
   }
