@@ -17,7 +17,15 @@ from whisper_api.audio import SAMPLE_RATE, WINDOW_SECONDS, probe, windows
 from whisper_api.runner import Runner
 from whisper_api.settings import Settings
 
-from .speech import MAX_WER, REFERENCE_TEXT, long_low_bitrate_mp3, loop_wav, understated_mp3, word_error_rate
+from .speech import (
+    MAX_WER,
+    REFERENCE_TEXT,
+    long_low_bitrate_mp3,
+    loop_wav,
+    understated_mp3,
+    wav_duration,
+    word_error_rate,
+)
 
 
 def post(client: TestClient, path: Path, **options: str) -> Any:
@@ -74,6 +82,18 @@ def test_audio_within_the_limit_is_transcribed(one_minute_client: TestClient, sh
     response = post(one_minute_client, short_wav)
     assert response.status_code == 200, response.text
     assert "meeting notes" in response.json()["text"].lower()
+
+
+@pytest.mark.parametrize(("under_by", "status"), [(0.5, 200), (1.5, 413)])
+def test_a_second_of_grace_for_padding(short_wav: Path, tmp_path: Path, under_by: float, status: int) -> None:
+    """A file up to 1 s over the limit passes (encoder padding makes a 5-minute batch a little longer)."""
+    seconds = wav_duration(short_wav)
+    settings = Settings.from_env(
+        {"WHISPER_MAX_AUDIO_MINUTES": str((seconds - under_by) / 60), "WHISPER_TMP_DIR": str(tmp_path)}
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = post(client, short_wav)
+    assert response.status_code == status, response.text
 
 
 # --- windows ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
-from .audio import probe, too_long
+from .audio import over_limit, probe, too_long
 from .auth import BearerAuth
 from .errors import ApiError, ErrorCode, error_body
 from .runner import Runner
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Refuse what is declared too long before decoding anything; decoding
             # counts samples too, for files whose header understates the length.
             declared = (await anyio.to_thread.run_sync(probe, upload.path)).duration
-            if declared is not None and declared > settings.max_audio_seconds:
+            if declared is not None and over_limit(declared, settings.max_audio_seconds):
                 raise too_long(settings.max_audio_seconds, declared)
             job = runner.admit(declared if declared is not None else settings.max_audio_seconds)
             return await runner.run(job, upload.path, options, request.is_disconnected)

@@ -31,6 +31,9 @@ WINDOW_SECONDS = 60.0
 CUT_SEARCH_SECONDS = 10.0
 _CUT_FRAME = SAMPLE_RATE // 10
 FILE_FIELD = "file"
+# Encoder padding and resampling make a file a few ms longer than what was
+# recorded; a 5-minute batch must pass a 5-minute limit.
+LIMIT_GRACE_SECONDS = 1.0
 
 
 class Cancelled(Exception):
@@ -66,6 +69,10 @@ def probe(path: Path) -> Probe:
     return Probe(duration=duration)
 
 
+def over_limit(seconds: float, max_seconds: float) -> bool:
+    return seconds > max_seconds + LIMIT_GRACE_SECONDS
+
+
 def too_long(max_seconds: float, seconds: float | None = None) -> ApiError:
     """The one ``audio_too_long`` refusal (413): before decoding (declared) and during it (counted)."""
     what = f"is {seconds / 60:.4g} min long" if seconds is not None else "is longer than that"
@@ -84,7 +91,7 @@ def decode(path: Path, max_seconds: float, cancel: threading.Event | None = None
     ``Cancelled`` when ``cancel`` is set, and 400 ``invalid_audio`` when the
     file cannot be decoded or holds no samples.
     """
-    max_samples = int(max_seconds * SAMPLE_RATE)
+    max_samples = int((max_seconds + LIMIT_GRACE_SECONDS) * SAMPLE_RATE)
     total = 0
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore") as container:
@@ -108,7 +115,7 @@ def decode(path: Path, max_seconds: float, cancel: threading.Event | None = None
                 yield chunk
     except av.error.FFmpegError as exc:
         raise _undecodable(exc) from None
-    except (ApiError, Cancelled, GeneratorExit):
+    except (ApiError, Cancelled):
         raise
     except Exception as exc:
         # Whatever a hostile file makes PyAV raise is still the file's fault: a 400, not a 500.
@@ -127,7 +134,8 @@ def decode(path: Path, max_seconds: float, cancel: threading.Event | None = None
 def windows(
     chunks: Iterable[np.ndarray], window_seconds: float = WINDOW_SECONDS
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Regroup ``chunks`` into ``(offset_samples, window)`` pairs of at most ``window_seconds``.
+    """Regroup ``chunks`` into ``(offset_samples, window)`` pairs of at most ``window_seconds``
+    (the last one up to ``CUT_SEARCH_SECONDS`` more).
 
     A window ends at the quietest 100 ms of its last ``CUT_SEARCH_SECONDS``;
     the rest carries over into the next one. A cut is made only once another
