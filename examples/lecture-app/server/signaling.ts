@@ -285,11 +285,12 @@ export function attachSignaling(
   }
 
   async function serveRequest(connection: Connection, caller: Caller, message: ClientMessage): Promise<void> {
+    let afterReply: (() => void) | undefined;
     connection.pending++;
     try {
       const result = await dispatch(caller, message);
       send(connection, { id: message.id, data: result.data ?? {} });
-      result.afterReply?.();
+      afterReply = result.afterReply;
     } catch (error) {
       const lecternError = toLecternError(error);
       if (lecternError.code === ErrorCode.INTERNAL) logger.error(`[signaling] ${connection}: ${message.method} failed`, error);
@@ -297,6 +298,7 @@ export function attachSignaling(
     } finally {
       connection.pending--;
     }
+    afterReply?.(); // outside the try: the request was answered once, whatever happens next
   }
 
   function onMessage(connection: Connection, caller: Caller, raw: RawData, isBinary: boolean): void {
@@ -353,7 +355,8 @@ export function attachSignaling(
     socket.on('pong', () => {
       connection.alive = true;
     });
-    // Pings cost a message each (ws answers every one): a ping flood is a flood.
+    // Pings cost a message each (ws answers every one): a ping flood is a flood. (ws itself also
+    // terminates a peer that has 60 answers unsent: a flood faster than the socket drains.)
     socket.on('ping', () => void chargeRate(connection));
 
     if (!caller) {
