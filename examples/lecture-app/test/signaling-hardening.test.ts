@@ -269,9 +269,9 @@ describe('rate and in-flight limits', () => {
     const limited = replies.filter((r) => r.error?.code === ErrorCode.RATE_LIMITED);
     const invalid = replies.filter((r) => r.error?.code === ErrorCode.INVALID_REQUEST);
     assert.equal(limited.length + invalid.length, replies.length, 'every reply is one of the two');
-    // The whole burst is served; at most a token or two refills while the rest arrives.
-    assert.ok(invalid.length >= messageBurst && invalid.length <= messageBurst + 5, `served: ${invalid.length}`);
-    assert.ok(limited.length >= over - 5, `rate limited: ${limited.length}`);
+    // The whole burst is served; a few tokens may refill (50/s) while a loaded machine processes the rest.
+    assert.ok(invalid.length >= messageBurst && invalid.length <= messageBurst + 10, `served: ${invalid.length}`);
+    assert.ok(limited.length >= over - 10, `rate limited: ${limited.length}`);
     const first = limited[0]!;
     assert.equal(typeof first.id, 'number', 'the rate-limited reply carries the request id');
     assert.ok(Number(first.error?.details?.retryAfterMs) > 0, `retryAfterMs: ${JSON.stringify(first.error?.details)}`);
