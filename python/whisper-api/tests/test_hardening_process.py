@@ -162,15 +162,8 @@ def wait_until(what: str, condition: object, timeout: float) -> float:
 
 def test_busy_then_disconnect_frees_the_slot(impatient_server: Server, ten_minutes_of_speech: Path, short_wav: Path) -> None:
     server = impatient_server
-    body, content_type = multipart_body(ten_minutes_of_speech)
-    head = (
-        f"POST /v1/transcribe HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    parts = urlsplit(server.url)
-    long_request = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    long_request = send_upload(server, ten_minutes_of_speech)
     try:
-        long_request.sendall(head + body)
         wait_until("the long transcription to start", lambda: server.health()["running"] == 1, 30)
 
         # ~10 min of audio ahead (>= 40 s of work by the estimate): a new request would wait > 5 s.
@@ -198,6 +191,41 @@ def test_busy_then_disconnect_frees_the_slot(impatient_server: Server, ten_minut
     assert "meeting notes" in follow_up.json()["text"].lower()
     assert time.perf_counter() - started < 15
     wait_until("the spooled upload to be deleted", lambda: list(server.tmp_dir.iterdir()) == [], 5)
+
+
+def send_upload(server: Server, path: Path) -> socket.socket:
+    """Send a whole transcription request on a socket of its own and return it unread."""
+    body, content_type = multipart_body(path)
+    head = (
+        f"POST /v1/transcribe HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    parts = urlsplit(server.url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    sock.sendall(head + body)
+    return sock
+
+
+def test_a_waiting_request_leaves_the_line_when_its_client_goes(
+    server: Server, ten_minutes_of_speech: Path, short_wav: Path
+) -> None:
+    """Default settings (max wait 120 s): a short request is admitted behind a 10-minute one and waits."""
+    running = send_upload(server, ten_minutes_of_speech)
+    waiting: socket.socket | None = None
+    try:
+        wait_until("the long transcription to start", lambda: server.health()["running"] == 1, 30)
+        waiting = send_upload(server, short_wav)
+        wait_until("the second request to wait", lambda: server.health()["waiting"] == 1, 10)
+        waiting.close()
+        left_after = wait_until("the line to empty", lambda: server.health()["waiting"] == 0, 3)
+        assert server.health()["running"] == 1, "the running one is unaffected"
+        print(f"\nleft the line {left_after:.2f} s after the disconnect")
+    finally:
+        running.close()
+        if waiting is not None:
+            waiting.close()
+    wait_until("the slot to be freed", lambda: server.health()["running"] == 0, 12)
+    wait_until("the spooled uploads to be deleted", lambda: list(server.tmp_dir.iterdir()) == [], 5)
 
 
 # --- bearer token ------------------------------------------------------------------

@@ -57,7 +57,8 @@ def _bearer(scope: Scope) -> bytes | None:
     """The token of the first ``Authorization: Bearer ...`` header, as raw bytes."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.strip().partition(b" ")
+            header: bytes = value
+            scheme, _, token = header.strip().partition(b" ")
             if scheme.lower() != b"bearer":
                 return b""  # another scheme: a wrong credential, not a missing one
             return token.strip()
