@@ -173,9 +173,11 @@ export class LecternMetrics {
         res.writeHead(200, { 'Content-Type': this.registry.contentType });
         res.end(body);
       },
-      (error: unknown) => {
-        res.writeHead(500, { 'Content-Type': 'text/plain' });
-        res.end(`metrics failed: ${String(error)}`);
+      () => {
+        // The cause stays on the server: a scrape endpoint is often reachable
+        // by more parties than the host's logs are.
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('metrics failed');
       },
     );
   };
