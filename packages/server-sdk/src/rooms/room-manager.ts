@@ -129,7 +129,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   handle(context: PeerContext, method: string, data: unknown): Promise<unknown> {
     return this.measured(context, method, async () => {
       const ctx = this.accept(context);
-      if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${truncate(String(method))}`);
+      if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${printable(method)}`);
       return this.dispatch(ctx, method, data);
     });
   }
@@ -286,9 +286,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       const error = toLecternError(thrown);
       this.safeEmit('requestCompleted', { method: label, durationMs: performance.now() - started, code: error.code });
       this.safeEmit('requestFailed', {
-        roomId: truncate(String(context?.roomId)),
-        peerId: truncate(String(context?.peerId)),
-        method: truncate(String(method)),
+        roomId: printable((context as Partial<PeerContext> | null | undefined)?.roomId),
+        peerId: printable((context as Partial<PeerContext> | null | undefined)?.peerId),
+        method: printable(method),
         error,
       });
       throw error;
@@ -339,6 +339,16 @@ function summarize(error: z.ZodError): string {
 /** zod puts offending record keys in the path: cut them so a hostile key is not echoed whole. */
 function issuePath(issue: z.core.$ZodIssue): string {
   return issue.path.map((p) => truncate(String(p), 32)).join('.');
+}
+
+/**
+ * A bounded, printable form of something a host passed where a string belongs
+ * (a method name, a context's ids). Never throws: `String()` of a
+ * null-prototype object or of an object whose `toString` throws would, and
+ * that must not turn a typed rejection into a TypeError.
+ */
+function printable(value: unknown): string {
+  return typeof value === 'string' ? truncate(value) : `(${value === null ? 'null' : typeof value})`;
 }
 
 function jsonSize(data: unknown): number {
