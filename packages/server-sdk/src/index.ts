@@ -21,6 +21,8 @@ export type {
   PlainTransportSettings,
 } from './rooms/types.js';
 export { ErrorCode, LecternError, toLecternError, type LecternErrorJSON } from './errors.js';
+// The SDK's one rate limiter (the per-peer request limit and the hand queue use it), for hosts that limit their own signaling the same way.
+export { TokenBucket, TokenBuckets, type RateLimit } from './util/token-bucket.js';
 export {
   WorkerPool,
   type WorkerPoolOptions,

@@ -56,22 +56,28 @@ test('discard forgets every hand silently (the room is closing)', () => {
   assert.equal(announced.length, 1);
 });
 
-test(`at most ${HAND_REQUEST_LIMIT} requests per ${HAND_REQUEST_WINDOW_MS} ms per peer, sliding; refusals do not count`, () => {
+test(`at most ${HAND_REQUEST_LIMIT} requests at once, then ${HAND_REQUEST_LIMIT} per ${HAND_REQUEST_WINDOW_MS} ms per peer (a token bucket); refusals do not count`, () => {
   const { hands } = queue();
   const peer = {};
   const other = {};
-  for (let i = 0; i < HAND_REQUEST_LIMIT; i++) hands.limitRequests(peer, 100 + i);
-  const refused = (() => {
+  const refusal = (now: number) => {
     try {
-      hands.limitRequests(peer, 500);
+      hands.limitRequests(peer, now);
     } catch (error) {
       return error;
     }
     return undefined;
-  })();
+  };
+  for (let i = 0; i < HAND_REQUEST_LIMIT; i++) hands.limitRequests(peer, 100);
+  const refused = refusal(100);
   assert.ok(refused instanceof LecternError && refused.code === 'RATE_LIMITED');
-  assert.equal(refused.details?.retryAfterMs, HAND_REQUEST_WINDOW_MS - 400);
-  hands.limitRequests(other, 500); // another peer has its own window
-  assert.throws(() => hands.limitRequests(peer, 100 + HAND_REQUEST_WINDOW_MS - 1), /RATE_LIMITED|at most/);
-  hands.limitRequests(peer, 100 + HAND_REQUEST_WINDOW_MS); // the oldest left the window
+  const tokenMs = HAND_REQUEST_WINDOW_MS / HAND_REQUEST_LIMIT;
+  assert.equal(refused.details?.retryAfterMs, tokenMs);
+  hands.limitRequests(other, 100); // another peer has its own bucket
+  for (let t = 101; t < 100 + tokenMs; t += 7) assert.ok(refusal(t), `refused at ${t}`);
+  hands.limitRequests(peer, 100 + tokenMs); // one token back, refusals did not use it
+  assert.ok(refusal(100 + tokenMs));
+  // After a whole window the whole burst is back, and no more.
+  for (let i = 0; i < HAND_REQUEST_LIMIT; i++) hands.limitRequests(peer, 100 + tokenMs + HAND_REQUEST_WINDOW_MS);
+  assert.ok(refusal(100 + tokenMs + HAND_REQUEST_WINDOW_MS));
 });

@@ -1,10 +1,12 @@
 import type { HandQueueEntry, PeerInfo } from '@lectern/protocol';
-import { ErrorCode, LecternError } from '../errors.js';
+import { rateLimited, TokenBucket, type RateLimit } from '../util/token-bucket.js';
 
-/** A peer may send at most this many `sendGesture` / `raiseHand` / `lowerHand` requests… */
+/** A peer may send at most this many `sendGesture` / `raiseHand` / `lowerHand` requests at once… */
 export const HAND_REQUEST_LIMIT = 20;
-/** …within this many milliseconds (a sliding window). */
+/** …and this many more per this many milliseconds. */
 export const HAND_REQUEST_WINDOW_MS = 1000;
+/** The gesture and hand limit as a token bucket: a burst of 20, then 20 a second. */
+export const HAND_REQUEST_RATE: RateLimit = { perSecond: (HAND_REQUEST_LIMIT * 1000) / HAND_REQUEST_WINDOW_MS, burst: HAND_REQUEST_LIMIT };
 
 /**
  * A room's raised hands, first come first served (one entry per peer), and the
@@ -15,8 +17,8 @@ export const HAND_REQUEST_WINDOW_MS = 1000;
 export class HandQueue {
   /** By peer id; a Map keeps insertion order, which is the queue's order. */
   private readonly entries = new Map<string, HandQueueEntry>();
-  /** Request times per peer (the limiter's sliding windows); they go with the peer object. */
-  private readonly requestTimes = new WeakMap<object, number[]>();
+  /** The limiter's bucket per peer; keyed by the room's peer object, so it goes with the peer. */
+  private readonly buckets = new WeakMap<object, TokenBucket>();
   private pendingBatch: { changed: boolean } | undefined;
 
   constructor(private readonly onChanged: (queue: HandQueueEntry[]) => void) {}
@@ -69,27 +71,23 @@ export class HandQueue {
   }
 
   /**
-   * At most {@link HAND_REQUEST_LIMIT} gesture/hand requests per peer in any
-   * {@link HAND_REQUEST_WINDOW_MS}; refused requests do not count. `peer` is the
-   * room's object for the peer: its window goes when the peer does.
+   * At most {@link HAND_REQUEST_LIMIT} gesture/hand requests per peer at once,
+   * refilled at {@link HAND_REQUEST_LIMIT} per {@link HAND_REQUEST_WINDOW_MS}
+   * ({@link HAND_REQUEST_RATE}); refused requests do not count. `peer` is the
+   * room's object for the peer: its bucket goes when the peer does. `now` is a
+   * monotonic time in milliseconds.
    */
   limitRequests(peer: object, now = performance.now()): void {
-    let times = this.requestTimes.get(peer);
-    if (!times) this.requestTimes.set(peer, (times = []));
-    let oldest = times[0];
-    while (oldest !== undefined && now - oldest >= HAND_REQUEST_WINDOW_MS) {
-      times.shift();
-      oldest = times[0];
+    let bucket = this.buckets.get(peer);
+    if (!bucket) this.buckets.set(peer, (bucket = new TokenBucket(HAND_REQUEST_RATE, now)));
+    const retryAfterMs = bucket.take(now);
+    if (retryAfterMs > 0) {
+      // limit/windowMs: the fields this error carried before the limit became a token bucket.
+      throw rateLimited('gesture and hand requests', HAND_REQUEST_RATE, retryAfterMs, {
+        limit: HAND_REQUEST_LIMIT,
+        windowMs: HAND_REQUEST_WINDOW_MS,
+      });
     }
-    if (oldest !== undefined && times.length >= HAND_REQUEST_LIMIT) {
-      const retryAfterMs = Math.max(1, Math.ceil(HAND_REQUEST_WINDOW_MS - (now - oldest)));
-      throw new LecternError(
-        ErrorCode.RATE_LIMITED,
-        `at most ${HAND_REQUEST_LIMIT} gesture and hand requests per ${HAND_REQUEST_WINDOW_MS} ms; retry in ${retryAfterMs} ms`,
-        { limit: HAND_REQUEST_LIMIT, windowMs: HAND_REQUEST_WINDOW_MS, retryAfterMs },
-      );
-    }
-    times.push(now);
   }
 
   private changed(): void {

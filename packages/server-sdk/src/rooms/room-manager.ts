@@ -7,6 +7,7 @@ import { ErrorCode, LecternError, toLecternError, truncate } from '../errors.js'
 import { DEFAULT_MEDIA_CODECS } from '../media/codecs.js';
 import { isSupportedMediasoupVersion, SUPPORTED_MEDIASOUP_RANGE } from '../media/mediasoup-version.js';
 import { LecternMetrics, type MetricsOptions } from '../metrics/metrics.js';
+import { assertRateLimit, rateLimited, TokenBuckets, type RateLimit } from '../util/token-bucket.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
 import { Room, type RoomEvents, type RoomStats, type RoomView } from './room.js';
@@ -34,6 +35,29 @@ export interface RoomManagerOptions {
   };
   /** An empty room is closed after this long; `null` keeps empty rooms. Default 60 000 ms. */
   emptyRoomTimeoutMs?: number | null;
+  /**
+   * Per-peer request rate limit: a token bucket per (room, peer) in
+   * {@link RoomManager.handle}, for every request of a well-formed context
+   * (unknown methods and invalid payloads included) except `leave`, which is
+   * never refused (leaving frees resources). Over the limit a request is
+   * refused with `RATE_LIMITED` and `details.retryAfterMs`; it does not count.
+   * `false` turns the limit off.
+   *
+   * Default `perSecond: 50` and `burst: 2 × limits.maxConsumersPerPeer + 100`
+   * (1100 with the default 500 consumers). The burst is what a client needs at
+   * join: `getRouterRtpCapabilities`, `join`, two transports and their
+   * `connectTransport`, its producers, and `consume` + `resumeConsumer` for
+   * every producer already in the room, up to as many as it may consume. After
+   * that a client sends a few requests a second (pause/resume, a new
+   * producer's consume, gestures, which the hand queue limits to 20 a second on
+   * its own), so 50 a second is generous for a client and still holds a
+   * flooding one to a rate the room shrugs off.
+   *
+   * A bucket is dropped once it has refilled (the peer left, or went quiet);
+   * one that is still drained when its peer leaves is kept until then, so
+   * leaving and rejoining does not buy a fresh burst.
+   */
+  requestRateLimit?: Partial<RateLimit> | false;
   metrics?: MetricsOptions;
 }
 
@@ -71,6 +95,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   private readonly limits: PeerLimits & { maxRequestBytes: number };
   private readonly transport: WebRtcTransportSettings;
   private readonly plainTransport: PlainTransportSettings;
+  /** Request budgets by `${roomId} ${peerId}` (ids never contain a space); undefined when the limit is off. */
+  private readonly requestBudgets: TokenBuckets<string> | undefined;
+  private readonly budgetSweep: NodeJS.Timeout | undefined;
   private closed = false;
 
   private constructor(
@@ -87,7 +114,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       activeSpeaker: true,
       ...options.room,
     };
-    this.limits = { maxTransportsPerPeer: 4, maxConsumersPerPeer: 500, maxRequestBytes: 64 * 1024, ...options.limits };
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.transport = {
       listenInfos: [
         { protocol: 'udp', ip: '127.0.0.1' },
@@ -102,6 +129,13 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       enabled: options.plainTransport?.enabled === true,
       listenInfo: options.plainTransport?.listenInfo ?? { protocol: 'udp', ip: '127.0.0.1' },
     };
+    const rate = resolveRequestRateLimit(options, this.limits.maxConsumersPerPeer);
+    if (rate) {
+      this.requestBudgets = new TokenBuckets<string>(rate);
+      // Drained buckets of peers that left (or ids that never joined) go once they refilled.
+      this.budgetSweep = setInterval(() => this.requestBudgets?.sweep(), BUDGET_SWEEP_MS);
+      this.budgetSweep.unref();
+    }
     pool.on('workerDied', (event) => this.safeEmit('workerDied', event));
     pool.on('workerRespawned', (event) => this.safeEmit('workerRespawned', event));
     pool.on('workerRespawnFailed', (event) => this.safeEmit('workerRespawnFailed', event));
@@ -115,6 +149,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
         `mediasoup ${mediasoupVersion} is not supported (needs ${SUPPORTED_MEDIASOUP_RANGE})`,
       );
     }
+    // Refused before any worker starts: nothing to clean up.
+    resolveRequestRateLimit(options, options.limits?.maxConsumersPerPeer ?? DEFAULT_LIMITS.maxConsumersPerPeer);
     const pool = await WorkerPool.create(options.workers);
     const manager = new RoomManager(pool, new LecternMetrics(options.metrics), options);
     manager.metrics.bind(manager);
@@ -129,6 +165,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   handle(context: PeerContext, method: string, data: unknown): Promise<unknown> {
     return this.measured(context, method, async () => {
       const ctx = this.accept(context);
+      if (method !== 'leave') this.takeRequestBudget(ctx);
       if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${printable(method)}`);
       return this.dispatch(ctx, method, data);
     });
@@ -176,6 +213,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.budgetSweep);
+    this.requestBudgets?.clear();
     for (const timer of this.emptyTimers.values()) clearTimeout(timer);
     this.emptyTimers.clear();
     for (const room of [...this.rooms.values()]) room.close();
@@ -241,6 +280,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     room.on('routerAdded', (e) => this.safeEmit('routerAdded', { ...e, roomId }));
     room.on('routerRemoved', (e) => this.safeEmit('routerRemoved', { ...e, roomId }));
     room.on('peerLeft', (event) => {
+      this.requestBudgets?.release(budgetKey(roomId, event.peerId));
       this.safeEmit('peerLeft', { ...event, roomId });
       if (room.peerCount === 0) this.scheduleEmptyClose(room);
     });
@@ -295,6 +335,14 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     }
   }
 
+  /** One token of the peer's request budget, or RATE_LIMITED. */
+  private takeRequestBudget(ctx: PeerContext): void {
+    const budgets = this.requestBudgets;
+    if (!budgets) return;
+    const retryAfterMs = budgets.take(budgetKey(ctx.roomId, ctx.peerId));
+    if (retryAfterMs > 0) throw rateLimited('requests from this peer', budgets.rate, retryAfterMs);
+  }
+
   /** The manager is open and the host's context is well-formed. */
   private accept(context: PeerContext): PeerContext {
     this.assertOpen();
@@ -304,6 +352,25 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   private assertOpen(): void {
     if (this.closed) throw new LecternError(ErrorCode.CLOSED, 'room manager is closed');
   }
+}
+
+const DEFAULT_LIMITS: PeerLimits & { maxRequestBytes: number } = { maxTransportsPerPeer: 4, maxConsumersPerPeer: 500, maxRequestBytes: 64 * 1024 };
+
+/** How often budgets that refilled are dropped (peers that left drained, ids that never joined). */
+const BUDGET_SWEEP_MS = 10_000;
+
+/** Room and peer ids are `[A-Za-z0-9_.:-]`: a space cannot be part of either. */
+const budgetKey = (roomId: string, peerId: string) => `${roomId} ${peerId}`;
+
+/** The per-peer request rate ({@link RoomManagerOptions.requestRateLimit}); undefined when off. INVALID_CONFIG if it cannot work. */
+function resolveRequestRateLimit(options: RoomManagerOptions, maxConsumersPerPeer: number): RateLimit | undefined {
+  if (options.requestRateLimit === false) return undefined;
+  const rate = {
+    perSecond: options.requestRateLimit?.perSecond ?? 50,
+    burst: options.requestRateLimit?.burst ?? 2 * maxConsumersPerPeer + 100,
+  };
+  assertRateLimit(rate, 'requestRateLimit');
+  return rate;
 }
 
 const contextSchema = z.object({
