@@ -19,6 +19,7 @@ import { hostRequestMethods, isErrorCode, requestMethods, type RequestMethod, ty
 import { allRequestSchemas } from '@lectern/protocol/schemas';
 import { LecternError, RoomManager, type PeerContext } from '@lectern/server-sdk';
 import { requestHandlers } from '../src/api/dispatch.js';
+import type { TokenBuckets } from '../src/util/token-bucket.js';
 import { waitFor, workerTotals } from './helpers.js';
 
 const SEED = Number(process.env.LECTERN_FUZZ_SEED ?? 0x1ec7e2);
@@ -26,6 +27,7 @@ const SCALE = Number(process.env.LECTERN_FUZZ_SCALE ?? 1);
 const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
 /** Empty rooms close after this long: teardown waits for the manager to drop the room by itself. */
 const EMPTY_ROOM_MS = 25;
+const RATE = { perSecond: 500, burst: 60 };
 
 // ---------------------------------------------------------------- the methods (from the source of truth)
 
@@ -73,6 +75,8 @@ before(async () => {
     room: { maxTransportsPerRouter: 2, studentMedia: 'all' },
     plainTransport: { enabled: true },
     emptyRoomTimeoutMs: EMPTY_ROOM_MS,
+    // Tight enough that floods (and some long sequences) are refused, loose enough for the scenario.
+    requestRateLimit: RATE,
   });
   for (const slot of manager.pool.workers) countLive(slot.worker);
   manager.on('workerDied', (e) => workerDeaths.push(e));
@@ -104,6 +108,7 @@ const MEDIA = [
   ['screen', 'video'],
   ['screen-audio', 'audio'],
 ] as const;
+const SRTP_SUITES = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'] as const;
 const GESTURES = ['raised-hand', 'thumbs-up', 'thumbs-down', 'open-palm'] as const;
 const PHASES = ['start', 'hold', 'end'] as const;
 
@@ -150,13 +155,15 @@ const builders: { [M in RequestMethod]: Builder } = {
     dtlsParameters: dtls(),
   }),
   restartIce: (s, caller, pick) => ({ transportId: pickId(s.transports, pick, (t) => t.peerId === caller && t.kind !== 'plain') }),
-  createPlainTransport: (_s, _c, pick) => [{}, { comedia: true }, { rtcpMux: false }, { enableSrtp: true }][pick % 4],
+  createPlainTransport: (_s, _c, pick) =>
+    [{}, { comedia: true }, { rtcpMux: false }, { enableSrtp: true, srtpCryptoSuite: SRTP_SUITES[Math.floor(pick / 4) % SRTP_SUITES.length] }][pick % 4],
   connectPlainTransport: (s, caller, pick) => ({
     transportId: pickId(s.transports, pick, (t) => t.peerId === caller && t.kind === 'plain'),
     ip: '127.0.0.1',
     port: 9, // discard: nothing listens, nothing is sent anywhere but loopback
     ...(pick % 3 === 1 ? { rtcpPort: 9 } : {}),
-    ...(pick % 3 === 2 ? { srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'A'.repeat(40) } } : {}),
+    // Every suite, with a key of the length AES_CM_128 needs (40 base64 characters) or of another suite's (60).
+    ...(pick % 3 === 2 ? { srtpParameters: { cryptoSuite: SRTP_SUITES[pick % SRTP_SUITES.length], keyBase64: 'A'.repeat(pick % 2 ? 40 : 60) } } : {}),
   }),
   produce: (s, caller, pick) => {
     const [source, kind] = MEDIA[pick % MEDIA.length]!;
@@ -488,6 +495,19 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('set' as const), at: fc.nat(), value }),
   fc.record({ op: fc.constant('id' as const), at: fc.nat(), pick: fc.nat() }),
   fc.record({ op: fc.constant('number' as const), at: fc.nat(), value: fc.oneof(specialNumber, fc.integer()) }),
+  // Values a schema accepts but mediasoup may not (payload types, SSRCs, ids, layers, short strings):
+  // these get past zod and reach mediasoup's own validation and the worker.
+  fc.record({
+    op: fc.constant('set' as const),
+    at: fc.nat(),
+    value: fc.oneof(
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.constantFrom('audio/opus', 'video/VP8', 'video/rtx', 'video/H264', 'audio/PCMU', 'L1T3', 'L3T3_KEY', 'S3T3', 'r0', '0', 'a', ''),
+      fc.string({ maxLength: 12 }),
+    ),
+  }),
   fc.record({
     op: fc.constant('add' as const),
     at: fc.nat(),
@@ -587,7 +607,7 @@ test('(a) random payloads, methods and contexts: typed errors only, nothing left
         for (const c of calls) await call(s, contextFor(s, c.who), c.method, c.data);
       });
     }),
-    { seed: SEED, numRuns: runs(25) },
+    { seed: SEED, numRuns: runs(100) },
   );
 });
 
@@ -608,7 +628,7 @@ test('(b) mutations of valid payloads (dropped fields, wrong types, out-of-range
         }
       });
     }),
-    { seed: SEED + 1, numRuns: runs(30) },
+    { seed: SEED + 1, numRuns: runs(100) },
   );
 });
 
@@ -635,7 +655,14 @@ test('(c) random sequences of several peers, some concurrent, from an empty room
     { weight: 6, arbitrary: request },
     { weight: 2, arbitrary: fc.record({ act: fc.constant('publish' as const), peer: peerArb, pick: fc.nat() }) },
     { weight: 2, arbitrary: fc.record({ act: fc.constant('subscribe' as const), peer: peerArb }) },
+    // Capabilities the schema accepts but mediasoup may not like, kept by the room and used at consume time.
+    {
+      weight: 1,
+      arbitrary: fc.record({ act: fc.constant('oddJoin' as const), peer: peerArb, mutations: fc.array(mutationArb, { minLength: 1, maxLength: 4 }) }),
+    },
     { weight: 1, arbitrary: fc.record({ act: fc.constant('leave' as const), peer: peerArb }) },
+    // More requests at once than the rate limit's burst: the refused ones must change nothing.
+    { weight: 1, arbitrary: fc.record({ act: fc.constant('flood' as const), peer: peerArb, method: fc.constantFrom(...METHODS), pick: fc.nat() }) },
     { weight: 1, arbitrary: fc.constant({ act: 'closeRoom' as const }) },
   );
   type Action = typeof action extends fc.Arbitrary<infer T> ? T : never;
@@ -669,7 +696,10 @@ test('(c) random sequences of several peers, some concurrent, from an empty room
         }
         return;
       }
+      case 'oddJoin':
       case 'subscribe':
+        if (a.act === 'oddJoin') await as(a.peer, 'join', mutate(s, builders.join(s, a.peer, 0), a.mutations));
+        if (a.act === 'oddJoin' || !s.transports.some((t) => t.peerId === a.peer && t.kind === 'recv')) await as(a.peer, 'createWebRtcTransport', { direction: 'recv' });
         for (const producer of s.producers.filter((p) => p.peerId !== a.peer)) {
           const consumed = await as(a.peer, 'consume', { producerId: producer.id });
           if (consumed.status === 'fulfilled') await as(a.peer, 'resumeConsumer', { consumerId: (consumed.value as { consumerId: string }).consumerId });
@@ -677,6 +707,9 @@ test('(c) random sequences of several peers, some concurrent, from an empty room
         return;
       case 'leave':
         await as(a.peer, 'leave', {});
+        return;
+      case 'flood':
+        await concurrently(Array.from({ length: RATE.burst + 10 }, (_, i) => () => as(a.peer, a.method, builders[a.method](s, a.peer, a.pick + i))));
         return;
       case 'closeRoom':
         manager.closeRoom(s.roomId);
@@ -690,7 +723,7 @@ test('(c) random sequences of several peers, some concurrent, from an empty room
         for (const actions of steps) await concurrently(actions.map((a) => () => perform(s, a)));
       });
     }),
-    { seed: SEED + 2, numRuns: runs(40) },
+    { seed: SEED + 2, numRuns: runs(120) },
   );
 });
 
@@ -734,4 +767,9 @@ test('afterwards: the workers answer, nothing escaped, Object.prototype is untou
   assert.deepEqual(unhandled.map(show), []);
   assert.deepEqual(Object.keys(Object.prototype), []);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  // Request budgets: once refilled, every one is dropped (none is held by something else).
+  const budgets = (manager as unknown as { requestBudgets: TokenBuckets<string> }).requestBudgets;
+  await new Promise((r) => setTimeout(r, (RATE.burst / RATE.perSecond) * 1000 + 20));
+  budgets.sweep();
+  assert.equal(budgets.size, 0);
 });
