@@ -157,11 +157,12 @@ def main() -> int:
             sys.exit(f"{tool} is not installed (Debian: apt-get install ffmpeg flite)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISPER_")}
     env["HF_HUB_OFFLINE"] = "1"
-    env["WHISPER_MAX_AUDIO_MINUTES"] = str(max(30.0, max(args.minutes)))
+    # Looping a clip overshoots the asked length a little; the limit is not what is measured here.
+    env["WHISPER_MAX_AUDIO_MINUTES"] = str(max(args.minutes) + 1)
 
     if not args.json:
         header = f"{'audio':>8} {'idle RSS':>9} {'peak RSS':>9} {'growth':>8} {'processing':>11} {'RTF':>6}"
-        print(f"{args.kind}, fresh server per length, default settings (beam 5, VAD on, 2 threads)")
+        print(f"{args.kind}, fresh server per length, default settings (beam 5, VAD on, 2 threads; limit raised)")
         print(header + (f" {'whole-file growth':>18}" if args.baseline else ""))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="whisper-memory-") as tmp:
