@@ -19,8 +19,8 @@ before(async () => {
   tmp = await tempDir();
   [guarded, limited, lecture] = await Promise.all([
     startWhisperApi({ env: { WHISPER_API_TOKEN: TOKEN } }),
-    // 6 s: the ~9 s lecture sentence is too long.
-    startWhisperApi({ env: { WHISPER_MAX_AUDIO_MINUTES: '0.1' } }),
+    // 3 s (+1 s of grace): the ~7 s lecture sentence is too long.
+    startWhisperApi({ env: { WHISPER_MAX_AUDIO_MINUTES: '0.05' } }),
     speech(tmp.dir, 'lecture', LECTURE_SENTENCE),
   ]);
 });
@@ -80,7 +80,7 @@ test('audio longer than the server accepts: BAD_REQUEST audio_too_long (413), no
   assert.equal(error.retryable, false);
   assert.equal(error.status, 413);
   assert.equal(error.serverCode, 'audio_too_long');
-  assert.match(error.message, /limit is 0\.1 min/);
+  assert.match(error.message, /limit is 0\.05 min/);
   assert.equal(error.attempts, 1);
   assert.deepEqual(retries, []);
   assert.ok(ms < 5_000, `refused after ${ms} ms`);
