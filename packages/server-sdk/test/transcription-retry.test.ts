@@ -34,7 +34,7 @@ before(async () => {
         JSON.stringify(
           status === 200
             ? { language: 'en', duration: 1, text: 'hello', segments: [{ id: 0, start: 0, end: 1, text: 'hello' }] }
-            : { error: { code: status === 400 ? 'invalid_audio' : 'busy', message: 'no' } },
+            : { error: { code: status === 400 ? 'invalid_audio' : status === 401 ? 'unauthorized' : 'busy', message: 'no' } },
         ),
       );
     });
@@ -126,4 +126,20 @@ test('input the engine refuses is neither retried by the client nor forever by t
   assert.deepEqual(errors.map((e) => e.willRetry), [true, true, false]);
   assert.deepEqual(errors.map((e) => e.error.details), [1, 2, 3].map((attempt) => ({ attempt, engineAttempts: 1 })));
   assert.ok(await fs.stat(path.join(root, 'failed', 'b1', 'audio.wav')), 'kept in failed/ for an operator');
+});
+
+test('refused credentials are a configuration error, not bad input: the batch is kept and retried until the token works', async () => {
+  requests = 0;
+  answer = (n) => (n <= 5 ? 401 : 200); // five stage attempts refused (more than maxRejections), then the operator fixes the token
+  const { dir, manifest, root } = await readyBatch();
+  const { stt, errors, transcribed, deletion, store } = stage(root, new MemoryTranscriptStore(), 3);
+  stt.submit({ dir, manifest });
+  await waitFor('the batch is stored', () => transcribed.length === 1 && stt.pending === 0, 10_000);
+  await stt.stop();
+  await deletion.drain();
+  assert.equal(requests, 6, 'UNAUTHORIZED is not retried inside the client: one request per stage attempt');
+  assert.equal(errors.length, 5);
+  assert.ok(errors.every((e) => e.willRetry), 'never given up on');
+  assert.deepEqual((await store.getTranscript('L')).map((e) => e.text), ['hello']);
+  await assert.rejects(fs.stat(path.join(root, 'failed', 'b1')), 'not moved to failed/');
 });

@@ -50,7 +50,10 @@ export interface TranscribeOptions {
  * retries indefinitely. A caller that needs a longer policy (Lectern's
  * pipeline keeps the batch on disk and tries again later) owns it and simply
  * calls `transcribe()` again. An error with `retryable: false` means the input
- * itself was refused: retrying the same file will not help.
+ * itself was refused: retrying the same file will not help — except an error
+ * with `code: 'UNAUTHORIZED'`, which says the engine refused the caller's
+ * credentials: the input may be fine, the configuration must change (a caller
+ * keeps the input and tries again later, as Lectern's pipeline does).
  */
 export interface SttEngine {
   /** A short name for logs and metrics, e.g. `whisper-api`. */

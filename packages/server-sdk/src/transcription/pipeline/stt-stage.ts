@@ -177,10 +177,14 @@ export class SttStage extends TypedEmitter<SttStageEvents> {
   }
 }
 
-/** The engine said the input itself is bad (retrying the same bytes will not help). */
+/**
+ * The engine said the input itself is bad (retrying the same bytes will not
+ * help). Refused credentials are not that: the batch is fine and is kept, retried
+ * with backoff until an operator fixes the token (see SttEngine's contract).
+ */
 function isRejection(error: unknown): boolean {
   const e = error as { retryable?: unknown; code?: unknown };
-  return e.retryable === false && e.code !== 'ABORTED';
+  return e.retryable === false && e.code !== 'ABORTED' && e.code !== 'UNAUTHORIZED';
 }
 
 /**
