@@ -18,8 +18,9 @@ export const ErrorCode = {
   /** The room has reached its peer limit. */
   ROOM_FULL: 'ROOM_FULL',
   /**
-   * The peer sent requests of this kind too fast (e.g. more than 20 gesture and
-   * raised-hand requests a second); `details.retryAfterMs` says when to try again.
+   * The peer sent requests too fast: more than its per-peer request budget
+   * (`RoomManagerOptions.requestRateLimit`), or more than 20 gesture and
+   * raised-hand requests a second; `details.retryAfterMs` says when to try again.
    */
   RATE_LIMITED: 'RATE_LIMITED',
   /** No media worker has headroom for more media; try later or elsewhere. */

@@ -234,18 +234,27 @@ test('more than 20 gesture/hand requests a second are RATE_LIMITED, per peer, an
   const sentBefore = inRoom(roomId, 'gesture').length;
 
   // The budget is shared by sendGesture, raiseHand and lowerHand; requests of one peer run in order.
+  // The bucket refills one token per 50 ms, so on a slow machine a request of the
+  // burst may get a fresh token: those are allowed for, bounded by the elapsed time.
+  const started = performance.now();
   const burst = await Promise.allSettled([
     ...Array.from({ length: 18 }, () => p.a!('sendGesture', gesture('thumbs-up', 'hold', 0.5))),
     p.a!('raiseHand', {}),
     p.a!('lowerHand', {}),
-    p.a!('sendGesture', gesture('thumbs-down', 'start', 0.5)),
-    p.a!('raiseHand', {}),
+    ...Array.from({ length: 40 }, () => p.a!('sendGesture', gesture('thumbs-down', 'start', 0.5))),
   ]);
-  assert.deepEqual(
-    burst.map((r) => r.status),
-    [...Array<string>(20).fill('fulfilled'), 'rejected', 'rejected'],
-  );
-  const limited = await rejects(p.a!('lowerHand', {}), 'RATE_LIMITED');
+  const refilled = Math.floor(((performance.now() - started) * 20) / 1000);
+  const statuses = burst.map((r) => r.status);
+  assert.deepEqual(statuses.slice(0, 20), Array<string>(20).fill('fulfilled'), 'the burst of 20 is allowed');
+  const extra = statuses.slice(20).filter((s) => s === 'fulfilled').length;
+  assert.ok(extra <= refilled, `${extra} requests past the burst got through, but only ${refilled} tokens refilled`);
+  assert.ok(extra < 40, 'the limit refused requests');
+  let limited: LecternError | undefined;
+  for (let i = 0; i < 5 && !limited; i++) {
+    limited = await p.a!('lowerHand', {}).then(() => undefined, (error: unknown) => (error as LecternError));
+  }
+  assert.ok(limited instanceof LecternError, 'a request right after the burst is refused');
+  assert.equal(limited.code, 'RATE_LIMITED');
   const details = limited.details as { limit: number; windowMs: number; retryAfterMs: number };
   assert.equal(details.limit, 20);
   assert.equal(details.windowMs, 1000);
@@ -253,7 +262,7 @@ test('more than 20 gesture/hand requests a second are RATE_LIMITED, per peer, an
   assert.deepEqual(JSON.parse(JSON.stringify(limited.toJSON())), limited.toJSON());
 
   // Refused gestures reached nobody and changed nothing.
-  assert.equal(inRoom(roomId, 'gesture').length, sentBefore + 18);
+  assert.equal(inRoom(roomId, 'gesture').length, sentBefore + 18 + extra);
   assert.deepEqual(await queueOf(p.a!), []);
   // Other peers and other methods are not limited.
   await p.b!('sendGesture', gesture('thumbs-up', 'start'));
@@ -266,6 +275,17 @@ test('more than 20 gesture/hand requests a second are RATE_LIMITED, per peer, an
 
   // A steady 20 a second is fine: after a full window the whole budget is back.
   await new Promise((r) => setTimeout(r, 1050));
+  const steadyStart = performance.now();
   for (let i = 0; i < 20; i++) await p.a!('sendGesture', gesture('open-palm', 'hold'));
-  await rejects(p.a!('sendGesture', gesture('open-palm', 'hold')), 'RATE_LIMITED');
+  // Then the budget runs out, give or take the tokens refilled meanwhile.
+  let accepted = 0;
+  for (;;) {
+    const refused = await p.a!('sendGesture', gesture('open-palm', 'hold')).then(
+      () => false,
+      (error: unknown) => (assert.equal((error as LecternError).code, 'RATE_LIMITED'), true),
+    );
+    if (refused) break;
+    accepted += 1;
+    assert.ok(accepted <= Math.floor(((performance.now() - steadyStart) * 20) / 1000), 'no more than the refilled tokens');
+  }
 });

@@ -101,6 +101,8 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   private readonly media: RoomMedia;
   private readonly hands: HandQueue;
   private lastSpeaker: string | undefined;
+  /** The producer mediasoup's observer named last (announced or not: it may be muted). */
+  private observedSpeaker: string | undefined;
   private closed = false;
 
   private constructor(
@@ -401,8 +403,18 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   }
 
   private onDominantSpeaker(producerId: string): void {
+    this.observedSpeaker = producerId;
     const entry = this.media.producers.get(producerId);
     if (!entry || this.lastSpeaker === producerId) return;
+    if (entry.producer.paused) {
+      // mediasoup names a router's only audio producer dominant at once, even
+      // while paused (a student who joined muted, alone on a shard), and says it
+      // only once: a muted peer is announced when it unmutes, if still named.
+      entry.producer.observer.once('resume', () => {
+        if (this.observedSpeaker === producerId) this.onDominantSpeaker(producerId);
+      });
+      return;
+    }
     this.lastSpeaker = producerId;
     const event = { peerId: entry.peer.id, producerId };
     this.notify([...this.peers.keys()], 'activeSpeaker', event);
