@@ -29,6 +29,8 @@ export interface LectureAppOptions {
   host?: string;
   /** whisper-api base URL. */
   whisperUrl: string;
+  /** whisper-api's bearer token, when it requires one (it must when it listens beyond loopback). */
+  whisperToken?: string;
   /** Redis URL; without it transcripts live in memory. */
   redisUrl?: string;
   manager?: RoomManagerOptions;
@@ -85,7 +87,7 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
   const manager = await RoomManager.create(options.manager ?? {});
   const store = options.redisUrl ? new RedisTranscriptStore({ url: options.redisUrl }) : new MemoryTranscriptStore();
   const transcription = new TranscriptionService(manager, {
-    engine: new WhisperApiClient({ baseUrl: options.whisperUrl }),
+    engine: new WhisperApiClient({ baseUrl: options.whisperUrl, ...(options.whisperToken ? { token: options.whisperToken } : {}) }),
     store,
     ...options.transcription,
   });

@@ -3,7 +3,7 @@
 // then prints the URL. Open it twice: once as the lecturer, once as a student.
 //
 //   bash scripts/run.sh examples/lecture-app/server/main.ts [--port 3000]
-//   WHISPER_URL=http://... REDIS_URL=redis://... to use running services instead.
+//   WHISPER_URL=http://... [WHISPER_API_TOKEN=...] REDIS_URL=redis://... to use running services instead.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,8 @@ async function main() {
     port: Number(values.port),
     host: values.host,
     whisperUrl,
+    // A whisper-api elsewhere requires its token (never on the command line: ps shows it).
+    ...(process.env.WHISPER_API_TOKEN ? { whisperToken: process.env.WHISPER_API_TOKEN } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     // Short segments so the live transcript appears within a minute in the demo (production: 30 s × 10).
     transcription: { segmentSeconds: 10, segmentsPerBatch: 2 },

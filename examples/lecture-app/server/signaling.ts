@@ -14,7 +14,7 @@
  * | limit | default | over it |
  * | --- | --- | --- |
  * | `maxMessageBytes` | 128 KiB | ws `maxPayload`: the connection is closed with 1009 |
- * | `messagesPerSecond` / `messageBurst` | 50 / 100 | token bucket per connection (ws pings count too): `{id, error: {code: 'RATE_LIMITED', details: {retryAfterMs}}}`, the request is not run |
+ * | `messagesPerSecond` / `messageBurst` | 50 / the SDK's per-peer request burst + 100 | token bucket per connection (ws pings count too): `{id, error: {code: 'RATE_LIMITED', details: {retryAfterMs}}}`, the request is not run |
  * | `floodTolerance` / `floodRecoveryPerSecond` | 50 / 5 | a connection that keeps flooding (more rate-limited messages than the tolerance, which recovers 5 a second) is closed with 1008 |
  * | `maxPendingRequests` | 32 | requests in flight per connection: `RATE_LIMITED` with `details.maxPendingRequests` |
  * | `maxConnections` / `maxConnectionsPerIp` | 1000 / 50 | the upgrade is refused before the handshake: HTTP 503 / 429 |
@@ -42,14 +42,15 @@ import {
   LecternError,
   toLecternError,
   type LecternErrorJSON,
+  TokenBucket,
   type Notification,
+  type RateLimit,
   type RoomManager,
 } from '@lectern/server-sdk';
 import type { TranscriptionService, TranscriptionServiceEvents } from '@lectern/server-sdk/transcription';
 import { createAppMethods, isAppMethod, LECTURE_ENDED_CLOSE, type AppMethodResult, type Caller } from './app-methods.js';
 import { requestTarget } from './http-paths.js';
 import type { Logger } from './log.js';
-import { TokenBucket } from './token-bucket.js';
 import { parseClientMessage, type ClientMessage, type RequestId, type ServerMessage } from './wire.js';
 
 /** Per-connection and per-server bounds of the signaling (see the table at the top of this file). */
@@ -89,7 +90,8 @@ export interface SignalingLimits {
 export const DEFAULT_SIGNALING_LIMITS: Readonly<SignalingLimits> = Object.freeze({
   // The SDK refuses request data over 64 KiB (RoomManager limits.maxRequestBytes); this leaves room for the envelope.
   maxMessageBytes: 128 * 1024,
-  // A browser joining and publishing sends a few dozen requests in its first second; 50/s with a burst of 100 leaves it room.
+  // A browser joining sends consume + resumeConsumer for every producer in the room at once: the
+  // burst follows the SDK's own per-peer budget (resolveSignalingLimits), with room for pings and app methods.
   messagesPerSecond: 50,
   messageBurst: 100,
   floodTolerance: 50,
@@ -106,9 +108,15 @@ export const DEFAULT_SIGNALING_LIMITS: Readonly<SignalingLimits> = Object.freeze
   maxJsonDepth: 32,
 });
 
-/** The defaults with `overrides` applied; every limit must be a positive number. */
-export function resolveSignalingLimits(overrides: Partial<SignalingLimits> = {}): SignalingLimits {
+/**
+ * The defaults with `overrides` applied; every limit must be a positive number.
+ * Unless overridden, `messageBurst` is at least the SDK's per-peer request burst
+ * (`RoomManager.requestRateLimit`) + 100: this signaling must not refuse what
+ * the SDK would serve.
+ */
+export function resolveSignalingLimits(overrides: Partial<SignalingLimits> = {}, sdkRequestRate?: Readonly<RateLimit>): SignalingLimits {
   const limits: SignalingLimits = { ...DEFAULT_SIGNALING_LIMITS };
+  if (sdkRequestRate) limits.messageBurst = Math.max(limits.messageBurst, sdkRequestRate.burst + 100);
   for (const name of Object.keys(limits) as (keyof SignalingLimits)[]) {
     const value = overrides[name];
     if (value === undefined) continue;
@@ -160,8 +168,9 @@ class Connection {
     readonly caller: Caller | undefined,
     limits: SignalingLimits,
   ) {
-    this.messages = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
-    this.floodAllowance = new TokenBucket(limits.floodRecoveryPerSecond, limits.floodTolerance);
+    const now = performance.now();
+    this.messages = new TokenBucket({ perSecond: limits.messagesPerSecond, burst: limits.messageBurst }, now);
+    this.floodAllowance = new TokenBucket({ perSecond: limits.floodRecoveryPerSecond, burst: limits.floodTolerance }, now);
   }
 
   get isOpen(): boolean {
@@ -183,7 +192,7 @@ export function attachSignaling(
   transcription: TranscriptionService,
   options: SignalingOptions = {},
 ): Signaling {
-  const limits = resolveSignalingLimits(options.limits);
+  const limits = resolveSignalingLimits(options.limits, manager.requestRateLimit);
   const logger = options.logger ?? console;
   const wss = new WebSocketServer({
     noServer: true, // the upgrade handler below applies the connection caps before the handshake
@@ -261,17 +270,18 @@ export function attachSignaling(
    * (over the rate, within the flood tolerance) or 'closed' (tolerance spent:
    * the connection is being closed with 1008).
    */
-  function chargeRate(connection: Connection): 'ok' | 'limited' | 'closed' {
+  function chargeRate(connection: Connection): 'ok' | { limitedForMs: number } | 'closed' {
     if (!connection.isOpen) return 'closed'; // frames still arriving after the close began are not served
-    if (connection.messages.take()) return 'ok';
-    if (connection.floodAllowance.take()) return 'limited';
+    const now = performance.now();
+    const limitedForMs = connection.messages.take(now);
+    if (limitedForMs === 0) return 'ok';
+    if (connection.floodAllowance.take(now) === 0) return { limitedForMs };
     logger.warn(`[signaling] ${connection}: kept sending over ${limits.messagesPerSecond} messages/s; closing (1008)`);
     closeConnection(connection, CLOSE_CODES.policyViolation, 'message rate limit exceeded');
     return 'closed';
   }
 
-  function rateLimited(connection: Connection): LecternErrorJSON {
-    const retryAfterMs = connection.messages.msUntilNextToken();
+  function rateLimited(retryAfterMs: number): LecternErrorJSON {
     return new LecternError(
       ErrorCode.RATE_LIMITED,
       `at most ${limits.messagesPerSecond} messages per second (bursts of ${limits.messageBurst}); retry in ${retryAfterMs} ms`,
@@ -309,8 +319,8 @@ export function attachSignaling(
     const id = parsed.ok ? parsed.message.id : parsed.id;
     const rate = chargeRate(connection);
     if (rate === 'closed') return;
-    if (rate === 'limited') {
-      replyError(connection, id, rateLimited(connection));
+    if (rate !== 'ok') {
+      replyError(connection, id, rateLimited(rate.limitedForMs));
       return;
     }
     if (!parsed.ok) {

@@ -432,3 +432,26 @@ test('a reconnectRequired that arrives while joining is acted on once the join c
   assert.deepEqual(of('error'), []);
   client.close();
 });
+
+test('joining a room of 40 producers subscribes to all of them, at most 8 consume requests in flight', async () => {
+  const { server, client, of } = setup();
+  server.peers = Array.from({ length: 40 }, (_, i) => ({ peerId: `s${i}`, role: 'student' as const, displayName: `S${i}`, appData: {} }));
+  server.producers = server.peers.map((p) => remoteProducer(p.peerId, 'microphone'));
+  let inFlight = 0;
+  let most = 0;
+  let answered = 0;
+  server.on('consume', async (data) => {
+    inFlight += 1;
+    most = Math.max(most, inFlight);
+    await new Promise((r) => setTimeout(r, 2));
+    inFlight -= 1;
+    answered += 1;
+    return server.answer('consume', data);
+  });
+  await client.join();
+  await until('40 tracks', () => of('trackSubscribed').length === 40, 5000);
+  assert.equal(answered, 40);
+  assert.ok(most <= 8, `${most} consume requests were in flight at once`);
+  assert.ok(most >= 2, 'subscriptions still run in parallel');
+  client.close();
+});

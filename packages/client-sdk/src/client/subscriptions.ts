@@ -1,9 +1,18 @@
 import { ErrorCode, type MediaSource } from '@lectern/protocol';
 import type { types } from 'mediasoup-client';
+import pLimit from 'p-limit';
 import { LecternClientError } from '../errors.js';
 import type { RemoteTrack, TrackUnsubscribedReason } from '../types.js';
 import type { RemoteState } from './remote-state.js';
 import type { MediaSession, SessionContext } from './session.js';
+
+/**
+ * Subscriptions set up at once. Joining a room subscribes to every producer in
+ * it; the server runs one peer's requests in order anyway, so a few in flight
+ * keep it busy, while hundreds at once would only fill the host's signaling
+ * (which may bound requests in flight) and the server's request budget.
+ */
+const SUBSCRIBE_CONCURRENCY = 8;
 
 /** A remote track this client receives: one mediasoup-client consumer. */
 class RemoteTrackImpl implements RemoteTrack {
@@ -48,6 +57,7 @@ export class Subscriptions {
   readonly #pending = new Map<string, Promise<RemoteTrack>>();
   /** Producers the app subscribed to by hand (resubscribed after a rejoin when `autoSubscribe` is off). */
   readonly #wanted = new Set<string>();
+  readonly #limit = pLimit(SUBSCRIBE_CONCURRENCY);
 
   constructor(
     private readonly ctx: SessionContext,
@@ -157,7 +167,7 @@ export class Subscriptions {
     const pending = this.#pending.get(producerId);
     if (pending) return pending;
     const session = this.ctx.requireSession();
-    const promise = this.consume(session, producerId).finally(() => {
+    const promise = this.#limit(() => this.consume(session, producerId)).finally(() => {
       if (this.#pending.get(producerId) === promise) this.#pending.delete(producerId);
     });
     this.#pending.set(producerId, promise);

@@ -47,7 +47,8 @@ export class FakeServer {
     return this.requests.filter((r) => r.method === method).map((r) => r.data);
   }
 
-  private answer(method: string, data: unknown): unknown {
+  /** The scripted answer (what an override can fall back to). */
+  answer(method: string, data: unknown): unknown {
     switch (method) {
       case 'getRouterRtpCapabilities':
         return { routerRtpCapabilities: testFakeParameters.generateRouterRtpCapabilities() };

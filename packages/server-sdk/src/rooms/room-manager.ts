@@ -222,6 +222,15 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     this.metrics.unbind();
   }
 
+  /**
+   * The per-peer request budget in force ({@link RoomManagerOptions.requestRateLimit}
+   * with its defaults applied), or undefined when it is off. A host that
+   * rate-limits its own signaling should allow at least this much.
+   */
+  get requestRateLimit(): Readonly<RateLimit> | undefined {
+    return this.requestBudgets?.rate;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
