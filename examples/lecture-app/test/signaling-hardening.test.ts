@@ -7,11 +7,11 @@
 // and an uncaughtException listener turns any such escape into a failure.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ErrorCode } from '@lectern/protocol';
+import { freeTcpPort } from '@lectern/testkit';
 import { startLectureApp, type LectureApp } from '../server/app.js';
 import type { Logger } from '../server/log.js';
 import {
@@ -36,18 +36,6 @@ function captureLogger(): Logger & { lines: string[] } {
   return { lines, warn: record, error: record };
 }
 
-/** A port nothing listens on (the app never calls whisper-api in these tests). */
-async function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const HEARTBEAT_MS = 1_000;
 const ROOM = 'hardening';
 
@@ -63,7 +51,7 @@ before(async () => {
   logger = captureLogger();
   app = await startLectureApp({
     port: 0,
-    whisperUrl: `http://127.0.0.1:${await unusedPort()}`,
+    whisperUrl: `http://127.0.0.1:${await freeTcpPort()}`, // nothing listens: these tests never transcribe
     manager: { workers: { numWorkers: 1 } },
     transcription: { workDir: path.join(tmp, 'work') },
     // Only the heartbeat is shortened (so a dead peer is found within seconds); every other limit is the default.
@@ -400,7 +388,7 @@ describe('connection caps', () => {
   before(async () => {
     capped = await startLectureApp({
       port: 0,
-      whisperUrl: `http://127.0.0.1:${await unusedPort()}`,
+      whisperUrl: `http://127.0.0.1:${await freeTcpPort()}`,
       manager: { workers: { numWorkers: 1 } },
       transcription: { workDir: path.join(tmp, 'work-capped') },
       signaling: { maxConnections: 3, maxConnectionsPerIp: 2 },
