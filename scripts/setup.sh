@@ -77,6 +77,12 @@ fi
 step "mediasoup worker"
 bash scripts/lib/mediasoup-worker.sh
 
+# --- gesture model bundle ------------------------------------------------------------
+# The client SDK's hand landmarker bundle (.task) from the PyPI wheel mediapipe==0.10.21,
+# checksums verified, cached in ~/.cache/lectern/gesture-models (scripts/lib/gesture-models.py).
+step "gesture model bundle"
+python3 scripts/lib/gesture-models.py
+
 # --- 5. TypeScript build ----------------------------------------------------------
 step "building packages (tsc -b)"
 npm run --silent build

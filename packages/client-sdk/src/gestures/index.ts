@@ -57,3 +57,15 @@ export {
   type RecordedFrame,
   type ScriptedDetectorOptions,
 } from './scripted-detector.js';
+export {
+  TasksVisionHandDetector,
+  toDetectedHandsFromTasks,
+  type TasksVisionCategory,
+  type TasksVisionHandDetectorOptions,
+  type TasksVisionHandLandmarker,
+  type TasksVisionHandLandmarkerOptions,
+  type TasksVisionHandResult,
+  type TasksVisionLandmark,
+  type TasksVisionModule,
+  type TasksVisionWasmFileset,
+} from './tasks-vision-detector.js';
