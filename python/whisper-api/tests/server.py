@@ -27,7 +27,8 @@ def free_port() -> int:
 
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISPER_")}
-    return {**env, "HF_HUB_OFFLINE": "1", **extra}
+    # tiny.en unless a test asks for another model (the default, base, is 2-3x slower).
+    return {**env, "HF_HUB_OFFLINE": "1", "WHISPER_MODEL": "tiny.en", **extra}
 
 
 @dataclass

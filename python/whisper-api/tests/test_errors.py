@@ -179,7 +179,7 @@ def small_limit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small_client(small_limit_dir: Path) -> Iterator[TestClient]:
     """A second app instance configured through the environment with a tiny limit."""
     settings = Settings.from_env(
-        {"WHISPER_MAX_UPLOAD_MB": str(LIMIT_MB), "WHISPER_TMP_DIR": str(small_limit_dir), "WHISPER_BEAM_SIZE": "1"}
+        {"WHISPER_MODEL": "tiny.en", "WHISPER_MAX_UPLOAD_MB": str(LIMIT_MB), "WHISPER_TMP_DIR": str(small_limit_dir), "WHISPER_BEAM_SIZE": "1"}
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client

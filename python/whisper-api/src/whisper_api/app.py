@@ -70,7 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = _runner(request)
         return HealthResponse(
             status="ok",
-            model=settings.model,
+            model=settings.model_name or settings.model,
+            model_path=settings.model,
+            multilingual=runner.transcriber.is_multilingual,
             device=settings.device,
             compute_type=settings.compute_type,
             running=runner.running,

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",  # a failed model load must abort startup
         timeout_graceful_shutdown=30,
     )
-    server = _ReadyServer(config, settings.model)
+    server = _ReadyServer(config, settings.model_name or settings.model)
 
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores the previous
     # handlers and re-raises the signal; these handlers turn that into exit 0.

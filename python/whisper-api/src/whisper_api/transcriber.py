@@ -41,8 +41,10 @@ class Transcriber:
         except Exception as exc:  # CTranslate2/HF raise assorted types; normalise them
             raise ModelLoadError(f"cannot load Whisper model {settings.model!r}: {exc}") from exc
         logger.info(
-            "loaded model %s (device=%s, compute_type=%s, cpu_threads=%d) in %.2fs",
+            "loaded model %s from %s (%s, device=%s, compute_type=%s, cpu_threads=%d) in %.2fs",
+            settings.model_name,
             settings.model,
+            "multilingual" if self.is_multilingual else "English only",
             settings.device,
             settings.compute_type,
             settings.cpu_threads,
@@ -59,7 +61,8 @@ class Transcriber:
             raise ApiError(
                 400,
                 ErrorCode.UNSUPPORTED_LANGUAGE,
-                f"the loaded model is English-only; language '{language}' is not supported",
+                f"the loaded model ({self.settings.model_name or self.settings.model}) is English-only; "
+                f"language '{language}' is not supported (a multilingual model such as WHISPER_MODEL=base is)",
                 field="language",
             )
 
