@@ -6,14 +6,22 @@ import { HAVE_CURRENT_DATA, frameAspectRatio, playTrackOffDom, stopOffDomVideo }
 
 /** Options of {@link GestureRecognizer}. */
 export interface GestureRecognizerOptions extends GestureStateMachineOptions, ClassifyOptions {
-  /** Finds the hands, e.g. `new MediaPipeHandsDetector({ assetBaseUrl })`. */
+  /** Finds the hands, e.g. `new TasksVisionHandDetector({ assetBaseUrl })`. */
   detector: GestureDetector;
   /**
-   * Upper bound on detections per second from an attached track. Default 5. The
-   * real rate is lower when the detector is slower: a frame is only taken after the
-   * previous detection has finished.
+   * Upper bound on detections per second from an attached track while a hand is in
+   * view (seen within `idleAfterMs`). Default 10. The real rate is lower when the
+   * detector is slower: a frame is only taken after the previous detection has finished.
    */
   maxFps?: number;
+  /**
+   * Detections per second while no hand has been seen for `idleAfterMs` (searching: the
+   * palm detector runs on every frame, the costlier path). Default `min(5, maxFps)`; a
+   * hand that appears is found within 1/idleFps s, then tracked at `maxFps`.
+   */
+  idleFps?: number;
+  /** How long after the last frame with a hand the rate stays at `maxFps`, in ms. Default 1000. */
+  idleAfterMs?: number;
   /** Whether {@link GestureRecognizer.close} also closes the detector. Default true. */
   closeDetector?: boolean;
 }
@@ -56,7 +64,7 @@ const FPS_WINDOW = 10;
  * @example
  * ```ts
  * const recognizer = new GestureRecognizer({
- *   detector: new MediaPipeHandsDetector({ assetBaseUrl: '/mediapipe/hands/' }),
+ *   detector: new TasksVisionHandDetector({ assetBaseUrl: '/mediapipe-tasks/' }),
  * });
  * recognizer.on('gestureStart', (e) => signaling('gesture', { gesture: e.gesture }));
  * await recognizer.attach(cameraTrack);
@@ -69,6 +77,9 @@ export class GestureRecognizer extends EventEmitter<GestureRecognizerEvents> {
   readonly #machine: GestureStateMachine;
   readonly #classify: ClassifyOptions;
   readonly #minIntervalMs: number;
+  readonly #idleIntervalMs: number;
+  readonly #idleAfterMs: number;
+  #lastHandMs = Number.NEGATIVE_INFINITY;
   readonly #closeDetector: boolean;
   #busy = false;
   #closed = false;
@@ -86,14 +97,19 @@ export class GestureRecognizer extends EventEmitter<GestureRecognizerEvents> {
    */
   constructor(options: GestureRecognizerOptions) {
     super();
-    const { detector, maxFps = 5, closeDetector = true, aspectRatio, raisedLineY, raisedMargin, requirePalmFacing, ...timing } = options;
+    const { detector, maxFps = 10, idleFps, idleAfterMs = 1000, closeDetector = true, aspectRatio, raisedLineY, raisedMargin, requirePalmFacing, ...timing } = options;
     if (!(maxFps > 0) || !Number.isFinite(maxFps)) throw new RangeError(`maxFps must be a positive number (got ${maxFps})`);
+    const idle = idleFps ?? Math.min(5, maxFps);
+    if (!(idle > 0) || !Number.isFinite(idle) || idle > maxFps) throw new RangeError(`idleFps must be a positive number up to maxFps (got ${idleFps})`);
+    if (!(idleAfterMs >= 0) || !Number.isFinite(idleAfterMs)) throw new RangeError(`idleAfterMs must be a non-negative number (got ${idleAfterMs})`);
     this.#detector = detector;
     this.#machine = new GestureStateMachine(timing);
     this.#classify = Object.fromEntries(
       Object.entries({ aspectRatio, raisedLineY, raisedMargin, requirePalmFacing }).filter(([, v]) => v !== undefined),
     );
     this.#minIntervalMs = 1000 / maxFps;
+    this.#idleIntervalMs = 1000 / idle;
+    this.#idleAfterMs = idleAfterMs;
     this.#closeDetector = closeDetector;
   }
 
@@ -108,6 +124,14 @@ export class GestureRecognizer extends EventEmitter<GestureRecognizerEvents> {
     return span > 0 ? ((c.length - 1) * 1000) / span : 0;
   }
 
+  /**
+   * The rate the attached track is sampled at now: `maxFps` while a hand was seen within
+   * `idleAfterMs`, `idleFps` otherwise.
+   */
+  get targetFps(): number {
+    return 1000 / this.#intervalMs(now());
+  }
+
   /** The state machine (e.g. to read `activeGestures` or `state(gesture)`). */
   get stateMachine(): GestureStateMachine {
     return this.#machine;
@@ -120,7 +144,8 @@ export class GestureRecognizer extends EventEmitter<GestureRecognizerEvents> {
 
   /**
    * Starts recognising gestures on a camera track: plays it in a `<video>` that is
-   * not added to the document and detects at most `maxFps` times a second. Replaces
+   * not added to the document and detects at most `maxFps` times a second while a hand
+   * is in view, `idleFps` while none is. Replaces
    * a previously attached track. Resolves once the video has its first frame; the
    * track ending detaches it (emitting `gestureEnd` for active gestures). The track is
    * not stopped by the recognizer.
@@ -163,6 +188,7 @@ export class GestureRecognizer extends EventEmitter<GestureRecognizerEvents> {
     if (this.#video) stopOffDomVideo(this.#video);
     this.#video = undefined;
     this.#completions = [];
+    this.#lastHandMs = Number.NEGATIVE_INFINITY;
     this.#emitEvents(this.#machine.flush(now()));
   }
 
@@ -189,6 +215,7 @@ export class GestureRecognizer extends EventEmitter<GestureRecognizerEvents> {
     }
     if (this.#closed) return null;
     const detectMs = now() - t0;
+    if (hands.length > 0) this.#lastHandMs = now();
     const completions = this.#completions;
     completions.push(timestampMs);
     if (completions.length > FPS_WINDOW) completions.shift();
@@ -226,8 +253,14 @@ export class GestureRecognizer extends EventEmitter<GestureRecognizerEvents> {
       await this.processFrame(video, started);
     }
     if (generation !== this.#generation) return;
-    // Never overlapping: the next frame is taken after this detection, and no sooner than 1/maxFps after the last start.
-    this.#schedule(generation, started + this.#minIntervalMs - now());
+    // Never overlapping: the next frame is taken after this detection, and no sooner than
+    // 1/maxFps (hand in view) or 1/idleFps (searching) after the last start.
+    const t = now();
+    this.#schedule(generation, started + this.#intervalMs(t) - t);
+  }
+
+  #intervalMs(at: number): number {
+    return at - this.#lastHandMs <= this.#idleAfterMs ? this.#minIntervalMs : this.#idleIntervalMs;
   }
 
   #emitEvents(events: readonly GestureEvent[]): void {

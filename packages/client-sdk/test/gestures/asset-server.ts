@@ -72,6 +72,10 @@ export async function startAssetServer(pageSource: string): Promise<AssetServer>
         res.end('<!doctype html><meta charset="utf-8"><title>gestures</title><body style="margin:0"><script type="module" src="/page.js"></script>');
         return;
       }
+      if (url.pathname === '/favicon.ico') {
+        res.writeHead(204).end();
+        return;
+      }
       if (url.pathname === '/page.js') {
         res.writeHead(200, { 'content-type': 'text/javascript' });
         res.end(bundle);

@@ -262,7 +262,7 @@ describe('GestureRecognizer.attach (fake DOM)', () => {
       },
       async close() {},
     };
-    const recognizer = new GestureRecognizer({ detector, maxFps: 30 });
+    const recognizer = new GestureRecognizer({ detector, maxFps: 30, idleFps: 30 });
     await recognizer.attach(new FakeTrack() as unknown as MediaStreamTrack);
     await new Promise((r) => setTimeout(r, 1000));
     const fps = recognizer.fps;
@@ -270,6 +270,29 @@ describe('GestureRecognizer.attach (fake DOM)', () => {
     assert.equal(maxRunning, 1);
     assert.ok(calls >= 6 && calls <= 9, `calls ${calls}`);
     assert.ok(fps > 6 && fps < 8.6, `fps ${fps}`);
+  });
+
+  test('adaptive rate: maxFps while a hand is in view (and idleAfterMs after), idleFps while searching', async () => {
+    installFakeDom();
+    const hand = fixture('raised-hand-right').frames[0]!.hands;
+    // 8 frames with a hand, then none (sequence mode without loop: [] forever).
+    const detector = new ScriptedDetector(Array.from({ length: 8 }, () => hand));
+    const recognizer = new GestureRecognizer({ detector, maxFps: 20, idleFps: 4, idleAfterMs: 300 });
+    assert.equal(recognizer.targetFps, 4, 'searching before any hand');
+    await recognizer.attach(new FakeTrack() as unknown as MediaStreamTrack);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(recognizer.targetFps, 20, 'a hand in view');
+    // The hand goes after ~0.4 s; 0.3 s later the rate drops to 4/s.
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal(recognizer.targetFps, 4);
+    const before = detector.calls;
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleCalls = detector.calls - before;
+    await recognizer.close();
+    assert.ok(before >= 10 && before <= 17, `calls in the first 1.2 s: ${before}`);
+    assert.ok(idleCalls >= 3 && idleCalls <= 5, `calls in 1 s while searching: ${idleCalls}`);
+    assert.throws(() => new GestureRecognizer({ detector, maxFps: 5, idleFps: 10 }), RangeError);
+    assert.throws(() => new GestureRecognizer({ detector, idleAfterMs: -1 }), RangeError);
   });
 
   test('the track ending detaches and ends active gestures; attach rejects audio or ended tracks', async () => {
