@@ -85,6 +85,9 @@ test('an engine that stays down: each stage attempt is one client call of ≤ 1 
   stt.submit({ dir, manifest });
   await waitFor('three stage attempts', () => errors.length >= 3, 10_000);
   await stt.stop();
+  // A request sent just before stop() may reach this server's handler a little
+  // later (same event loop, loaded machine): count once those have arrived.
+  await new Promise((r) => setTimeout(r, 100));
   const seen = requests;
   for (const [i, e] of errors.entries()) {
     assert.equal(e.stage, 'stt');
@@ -93,7 +96,7 @@ test('an engine that stays down: each stage attempt is one client call of ≤ 1 
   }
   // The stop may cut one more attempt short; nothing else made a request.
   assert.ok(seen >= 2 * errors.length && seen <= 2 * (errors.length + 1), `${seen} requests for ${errors.length} failed stage attempts`);
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 300));
   assert.equal(requests, seen, 'no request after stop()');
   assert.ok(await fs.stat(path.join(dir, 'audio.wav')), 'the batch is still on disk for recovery');
 });
