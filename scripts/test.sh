@@ -19,7 +19,7 @@ t0=$(date +%s)
 
 passed=0; failed=0; skipped=0
 count() { # $1 = regex with one number group, $2 = file
-  grep -oE "$1" "$2" | grep -oE '[0-9]+' | tail -1
+  grep -aoE "$1" "$2" | grep -oE '[0-9]+' | tail -1 # -a: a test may log bytes that are not text
 }
 
 ms_dir="$(node scripts/lib/mediasoup-dir.mjs || true)"
