@@ -56,7 +56,7 @@ BUNDLES = {
 }
 METADATA_NAME = b"TFLITE_METADATA"
 # Bump when the build changes; the stamp file makes a second run a no-op.
-BUILD_STAMP = f"mediapipe-{WHEEL_VERSION}/graft-1/" + ",".join(f"{k}={v[0]}+{v[1]}" for k, v in sorted(BUNDLES.items()))
+BUILD_STAMP = f"mediapipe-{WHEEL_VERSION}/graft-2/" + ",".join(f"{k}={v[0]}+{v[1]}" for k, v in sorted(BUNDLES.items()))
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -263,7 +263,7 @@ def graft_metadata(target: bytes, donor: bytes) -> bytes:
         buf.write(result)
         with zipfile.ZipFile(buf, "a", zipfile.ZIP_STORED) as z:  # offsets from the file start, as tflite-support writes them
             for name, data in files.items():
-                z.writestr(name, data)
+                z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)  # reproducible bytes
         result = buf.getvalue()
     check = read_model(result)
     if check["metadata"].get(METADATA_NAME.decode()) != meta_block or check["buffers"] != info["buffers"] + 1:
