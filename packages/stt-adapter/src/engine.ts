@@ -36,6 +36,12 @@ export interface TranscribeOptions {
   beamSize?: number;
   vadFilter?: boolean;
   wordTimestamps?: boolean;
+  /**
+   * Fixed decoding temperature (0..1) instead of the engine's fallback
+   * schedule. 0 is deterministic and much faster on audio the model finds
+   * hard (synthetic or noisy speech), at the cost of the fallback's retries.
+   */
+  temperature?: number;
   /** Cancels the request (the engine must release what it holds). */
   signal?: AbortSignal;
 }

@@ -77,6 +77,8 @@ export interface WhisperApiClientOptions {
   vadFilter?: boolean;
   /** Default for word timestamps when a call sets none; unset = off. */
   wordTimestamps?: boolean;
+  /** Default decoding temperature (0..1) when a call sets none; unset = Whisper's fallback schedule. */
+  temperature?: number;
   /**
    * The `fetch` to use, for hosts that route HTTP through their own agent or
    * dispatcher (proxies, keep-alive pools, instrumentation). Default: the global `fetch`.
@@ -231,10 +233,12 @@ export class WhisperApiClient implements SttEngine {
     const beamSize = options.beamSize ?? o.beamSize;
     const vadFilter = options.vadFilter ?? o.vadFilter;
     const wordTimestamps = options.wordTimestamps ?? o.wordTimestamps;
+    const temperature = options.temperature ?? o.temperature;
     if (language !== undefined) fields.push(['language', language]);
     if (beamSize !== undefined) fields.push(['beam_size', String(beamSize)]);
     if (vadFilter !== undefined) fields.push(['vad_filter', String(vadFilter)]);
     if (wordTimestamps !== undefined) fields.push(['word_timestamps', String(wordTimestamps)]);
+    if (temperature !== undefined) fields.push(['temperature', String(temperature)]);
     return fields;
   }
 

@@ -4,6 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { speak } from '@lectern/testkit';
 
+/**
+ * The model these tests run on: English-only tiny.en (2-3× faster than the
+ * server's default, base; some tests rely on it refusing other languages).
+ */
+export const TINY_EN = { WHISPER_MODEL: 'tiny.en' } as const;
+
 /** About 9 s of flite speech. */
 export const LECTURE_SENTENCE =
   'Good morning everyone. Today we will talk about the structure of the solar system ' +

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SttError, WhisperApiClient, type WhisperApiRetryEvent } from '@lectern/stt-adapter';
 import { startWhisperApi, type TestWhisperApi } from '@lectern/testkit';
-import { LECTURE_SENTENCE, speech, tempDir, timed, wer } from './helpers.js';
+import { TINY_EN, LECTURE_SENTENCE, speech, tempDir, timed, wer } from './helpers.js';
 
 const TOKEN = 'lectern-test-token-7f3a9c';
 
@@ -18,9 +18,9 @@ let lecture: string;
 before(async () => {
   tmp = await tempDir();
   [guarded, limited, lecture] = await Promise.all([
-    startWhisperApi({ env: { WHISPER_API_TOKEN: TOKEN } }),
+    startWhisperApi({ env: { ...TINY_EN, WHISPER_API_TOKEN: TOKEN } }),
     // 3 s (+1 s of grace): the ~7 s lecture sentence is too long.
-    startWhisperApi({ env: { WHISPER_MAX_AUDIO_MINUTES: '0.05' } }),
+    startWhisperApi({ env: { ...TINY_EN, WHISPER_MAX_AUDIO_MINUTES: '0.05' } }),
     speech(tmp.dir, 'lecture', LECTURE_SENTENCE),
   ]);
 });

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { SttError, WhisperApiClient, type WhisperApiRetryEvent } from '@lectern/stt-adapter';
 import { audioDuration, startWhisperApi, waitFor, type TestWhisperApi } from '@lectern/testkit';
-import { LECTURE_SENTENCE, LONG_PARAGRAPH, speech, tempDir, timed, wer, words } from './helpers.js';
+import { TINY_EN, LECTURE_SENTENCE, LONG_PARAGRAPH, speech, tempDir, timed, wer, words } from './helpers.js';
 
 let server: TestWhisperApi;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -16,7 +16,7 @@ let long: string;
 before(async () => {
   tmp = await tempDir();
   [server, lecture, long] = await Promise.all([
-    startWhisperApi(),
+    startWhisperApi({ env: TINY_EN }),
     speech(tmp.dir, 'lecture', LECTURE_SENTENCE),
     speech(tmp.dir, 'long', LONG_PARAGRAPH),
   ]);
@@ -104,6 +104,13 @@ test('language, beam size and VAD options reach the server', async () => {
   const byDefault = await timed(new WhisperApiClient({ baseUrl: server.url, language: 'de' }).transcribe(lecture));
   assert.ok(byDefault.error instanceof SttError);
   assert.equal(byDefault.error.serverCode, 'unsupported_language');
+
+  // A fixed temperature reaches the server too: out of range, it is refused.
+  const fixed = await client.transcribe(lecture, { temperature: 0, beamSize: 1 });
+  assert.ok(wer(LECTURE_SENTENCE, fixed.text) <= 0.25, fixed.text);
+  const hot = await timed(client.transcribe(lecture, { temperature: 1.5 }));
+  assert.ok(hot.error instanceof SttError);
+  assert.equal(hot.error.serverCode, 'invalid_option');
 
   const beam = await timed(client.transcribe(lecture, { beamSize: 11 }));
   assert.ok(beam.error instanceof SttError);

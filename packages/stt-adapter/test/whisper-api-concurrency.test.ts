@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SttError, WhisperApiClient, type Transcription, type WhisperApiRetryEvent } from '@lectern/stt-adapter';
 import { startWhisperApi, type TestWhisperApi } from '@lectern/testkit';
-import { LECTURE_SENTENCE, speech, tempDir, wer } from './helpers.js';
+import { TINY_EN, LECTURE_SENTENCE, speech, tempDir, wer } from './helpers.js';
 
 let server: TestWhisperApi;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -15,7 +15,7 @@ let lecture: string;
 before(async () => {
   tmp = await tempDir();
   [server, lecture] = await Promise.all([
-    startWhisperApi({ env: { WHISPER_MAX_CONCURRENCY: '1', WHISPER_MAX_QUEUE: '0' } }),
+    startWhisperApi({ env: { ...TINY_EN, WHISPER_MAX_CONCURRENCY: '1', WHISPER_MAX_QUEUE: '0' } }),
     speech(tmp.dir, 'lecture', LECTURE_SENTENCE),
   ]);
 });

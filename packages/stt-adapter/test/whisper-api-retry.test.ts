@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SttError, WhisperApiClient, type WhisperApiRetryEvent } from '@lectern/stt-adapter';
 import { freeTcpPort, startWhisperApi, type TestWhisperApi } from '@lectern/testkit';
-import { LECTURE_SENTENCE, speech, tempDir, timed, wer } from './helpers.js';
+import { TINY_EN, LECTURE_SENTENCE, speech, tempDir, timed, wer } from './helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let lecture: string;
@@ -32,7 +32,7 @@ test('a call made while the server is down succeeds once it comes up on that por
   try {
     const call = timed(client.transcribe(lecture));
     await new Promise((r) => setTimeout(r, 2_000));
-    server = await startWhisperApi({ port });
+    server = await startWhisperApi({ port, env: TINY_EN });
     const { value, error } = await call;
     assert.equal(error, undefined);
     assert.ok(value && wer(LECTURE_SENTENCE, value.text) <= 0.2, value?.text);

@@ -17,6 +17,12 @@ export interface LecturePipelineEvents {
   /** `attempt` counts the STT stage's tries of the batch; retries inside the engine (one request) are not counted here. */
   batchTranscribed: { lectureId: string; batchId: string; streamKey: string; sttSeconds: number; audioSeconds: number; segments: number; attempt: number };
   transcriptUpdated: { lectureId: string; batchId: string; entries: TranscriptEntry[] };
+  /**
+   * A lecture started with `language: 'auto'` has its language: detected in
+   * the first batch with speech (`batchId`) and pinned for the rest of the
+   * lecture; also stored in the lecture record. Emitted once per lecture.
+   */
+  languageDetected: { lectureId: string; batchId: string; language: string; probability?: number };
   summaryReady: { lectureId: string; summary: LectureSummary };
   pipelineError: { lectureId: string; stage: PipelineStage; error: LecternError; willRetry: boolean };
   tapRestarted: { lectureId: string; streamKey: string; producerId: string };
@@ -38,6 +44,7 @@ export const FORWARDED_PIPELINE_EVENTS = [
   'batchReady',
   'batchTranscribed',
   'transcriptUpdated',
+  'languageDetected',
   'summaryReady',
   'pipelineError',
   'tapRestarted',

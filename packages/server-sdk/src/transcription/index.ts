@@ -16,6 +16,7 @@ export {
 } from './pipeline/transcription-service.js';
 export type { TranscriptionServiceEvents, LecturePipelineEvents, PipelineStage } from './events.js';
 export { LecturePipeline, lecturerAudio, type ProducerSelector } from './pipeline/lecture-pipeline.js';
+export { AUTO_LANGUAGE, type RequestedLanguage } from './pipeline/lecture-language.js';
 export { toTimeline } from './pipeline/stt-stage.js';
 export type { AudioSegment, TapRunEndReason } from './tap/audio-tap.js';
 export type { BatchManifest, BatchPart, TransferFormat } from './batch/manifest.js';
@@ -25,5 +26,14 @@ export { RedisTranscriptStore, DEFAULT_TRANSCRIPT_TTL_SECONDS, type RedisTranscr
 export type { Summarizer, SummarizeInput } from './summary/summarizer.js';
 export { OfflineSummarizer, type OfflineSummarizerOptions } from './summary/offline-summarizer.js';
 export { emptySummary } from './summary/common.js';
+export {
+  toWebVtt,
+  toSrt,
+  type SubtitleOptions,
+  LINE_LENGTH_BY_LANGUAGE,
+  DEFAULT_LINE_LENGTH,
+  DEFAULT_MAX_LINES,
+} from './export/subtitles.js';
+export { graphemeLength, truncateGraphemes } from './text.js';
 export { OpenAICompatibleSummarizer, type OpenAICompatibleSummarizerOptions } from './summary/openai-summarizer.js';
 export type { TranscriptEntry, TranscriptWord, LectureSummary } from '@lectern/protocol';

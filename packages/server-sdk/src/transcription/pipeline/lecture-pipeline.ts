@@ -16,6 +16,7 @@ import { AudioTap, type AudioSegment, type AudioTapSettings, type TapSource } fr
 import { readWav } from '../tap/wav.js';
 import { writeFileAtomic } from '../util.js';
 import { SttStage, type SttStageSettings } from './stt-stage.js';
+import { AUTO_LANGUAGE, LectureLanguage, parseRequestedLanguage, type RequestedLanguage } from './lecture-language.js';
 
 /** Picks the producers a lecture transcribes. Default: every audio producer of a lecturer. */
 export type ProducerSelector = (producer: ProducerInfo, role: PeerRole | undefined) => boolean;
@@ -35,6 +36,9 @@ interface LectureFile {
   lectureId: string;
   roomId: string;
   startedAtMs: number;
+  /** `'auto'` or a code; absent in files from before language detection (then `language` was the request). */
+  requestedLanguage?: string;
+  /** The lecture's language once known (requested, or detected and pinned). */
   language?: string;
 }
 
@@ -62,13 +66,15 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
   private readonly adds = new Set<Promise<void>>();
   private readonly detachRoom: (() => void)[] = [];
   private stopping: Promise<LectureSummary> | undefined;
+  /** Writes that record a detected language (lecture.json + store), awaited before the summary. */
+  private recordingLanguage: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly lectureId: string,
     readonly roomId: string,
     readonly startedAtMs: number,
     readonly dir: string,
-    private readonly language: string | undefined,
+    private readonly lectureLanguage: LectureLanguage,
     private readonly deps: PipelineDeps,
   ) {
     super();
@@ -76,34 +82,53 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
       this.error('cleanup', new LecternError(ErrorCode.INTERNAL, `could not delete ${p}: ${String(error)}`), false),
     );
     this.batcher = new Batcher(lectureId, path.join(dir, 'batches'), this.deletion, deps.settings.batch);
-    const sttSettings = { ...deps.settings.stt, transcribe: { ...deps.settings.stt.transcribe, ...(language ? { language } : {}) } };
-    this.stt = new SttStage(lectureId, deps.engine, deps.store, this.deletion, path.join(dir, 'failed'), sttSettings);
+    this.stt = new SttStage(lectureId, deps.engine, deps.store, this.deletion, path.join(dir, 'failed'), deps.settings.stt, lectureLanguage);
     this.batcher.on('batchReady', (batch) => this.onBatch(batch));
     this.batcher.on('error', ({ error }) => this.error('batch', error, false));
     this.stt.on('batchTranscribed', (e) => this.safeEmit('batchTranscribed', { lectureId, ...e }));
     this.stt.on('transcriptUpdated', (e) => this.safeEmit('transcriptUpdated', { lectureId, ...e }));
     this.stt.on('error', (e) => this.error(e.stage, e.error, e.willRetry));
+    this.stt.on('languageDetected', (e) => this.onLanguageDetected(e.batchId, e.language, e.probability));
+  }
+
+  /**
+   * The lecture's language: the requested code, or with `'auto'` the one
+   * detected in the first batch with speech (undefined until then). Whatever
+   * needs the lecture's language (the summary, live captions) reads it here.
+   */
+  get language(): string | undefined {
+    return this.lectureLanguage.current;
+  }
+
+  /** What the host asked for: `'auto'` or a language code. */
+  get requestedLanguage(): RequestedLanguage {
+    return this.lectureLanguage.requested;
   }
 
   /** Creates the working directory and the lecture's record. */
   static async create(
-    options: { lectureId: string; roomId: string; workDir: string; language?: string | undefined },
+    options: { lectureId: string; roomId: string; workDir: string; language?: RequestedLanguage | undefined },
     deps: PipelineDeps,
   ): Promise<LecturePipeline> {
     const dir = path.join(options.workDir, options.lectureId);
     const existing = await readLectureFile(dir);
     const startedAtMs = existing?.startedAtMs ?? Date.now();
+    const requested = parseRequestedLanguage(options.language ?? AUTO_LANGUAGE);
+    // A continued lecture keeps the language it already detected (auto stays pinned).
+    const previouslyDetected = existing && (existing.requestedLanguage ?? existing.language) === AUTO_LANGUAGE ? existing.language : undefined;
+    const language = new LectureLanguage(requested, previouslyDetected);
     await fs.mkdir(path.join(dir, 'segments'), { recursive: true });
     await fs.mkdir(path.join(dir, 'batches'), { recursive: true });
-    const file: LectureFile = { version: 1, lectureId: options.lectureId, roomId: options.roomId, startedAtMs, ...(options.language ? { language: options.language } : {}) };
+    const file = lectureFile(options.lectureId, options.roomId, startedAtMs, language);
     await writeFileAtomic(path.join(dir, LECTURE_FILE), JSON.stringify(file));
     await deps.store.putLecture({
       lectureId: options.lectureId,
       roomId: options.roomId,
       startedAt: new Date(startedAtMs).toISOString(),
-      ...(options.language ? { language: options.language } : {}),
+      requestedLanguage: requested,
+      ...(language.current !== undefined ? { language: language.current } : {}),
     });
-    const pipeline = new LecturePipeline(options.lectureId, options.roomId, startedAtMs, dir, options.language, deps);
+    const pipeline = new LecturePipeline(options.lectureId, options.roomId, startedAtMs, dir, language, deps);
     if (existing) await pipeline.resumeLeftovers();
     return pipeline;
   }
@@ -116,10 +141,9 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
   static async recover(dir: string, deps: PipelineDeps): Promise<LecturePipeline | undefined> {
     const file = await readLectureFile(dir);
     if (!file) return undefined;
-    return LecturePipeline.create(
-      { lectureId: file.lectureId, roomId: file.roomId, workDir: path.dirname(dir), language: file.language },
-      deps,
-    );
+    // Files written before detection existed carry only `language` (what was requested then).
+    const requested = file.requestedLanguage ?? file.language ?? AUTO_LANGUAGE;
+    return LecturePipeline.create({ lectureId: file.lectureId, roomId: file.roomId, workDir: path.dirname(dir), language: requested }, deps);
   }
 
   /** Batches waiting for (or in) STT, plus segments not yet batched. */
@@ -211,6 +235,19 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     this.stt.submit(batch);
   }
 
+  /** `'auto'` heard its language: recorded in lecture.json (for recovery) and the store, then announced. */
+  private onLanguageDetected(batchId: string, language: string, probability: number | undefined): void {
+    const file = lectureFile(this.lectureId, this.roomId, this.startedAtMs, this.lectureLanguage);
+    const record = { lectureId: this.lectureId, roomId: this.roomId, startedAt: new Date(this.startedAtMs).toISOString(), language };
+    this.recordingLanguage = this.recordingLanguage
+      .then(() => writeFileAtomic(path.join(this.dir, LECTURE_FILE), JSON.stringify(file)))
+      .then(() => this.deps.store.putLecture(record))
+      .catch((error: unknown) =>
+        this.error('store', error instanceof LecternError ? error : new LecternError(ErrorCode.UNAVAILABLE, `could not record the detected language: ${String(error)}`), false),
+      );
+    this.safeEmit('languageDetected', { lectureId: this.lectureId, batchId, language, ...(probability !== undefined ? { probability } : {}) });
+  }
+
   private error(stage: PipelineStage, error: LecternError, willRetry: boolean): void {
     this.safeEmit('pipelineError', { lectureId: this.lectureId, stage, error, willRetry });
   }
@@ -235,6 +272,7 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
       );
     }
     await this.stt.stop();
+    await this.recordingLanguage;
     const summary = await this.summarize();
     await this.deletion.drain();
     if (!timedOut) await this.removeWorkDirIfDone();
@@ -245,7 +283,8 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     const store = this.deps.store;
     await store.putLecture({ lectureId: this.lectureId, roomId: this.roomId, startedAt: new Date(this.startedAtMs).toISOString(), endedAt: new Date().toISOString() });
     const entries = await store.getTranscript(this.lectureId);
-    const input = { lectureId: this.lectureId, entries, ...(this.language ? { language: this.language } : {}) };
+    const language = this.lectureLanguage.current;
+    const input = { lectureId: this.lectureId, entries, ...(language !== undefined ? { language } : {}) };
     let summary: LectureSummary;
     try {
       summary = await this.deps.summarizer.summarize(input);
@@ -299,6 +338,17 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
       await fs.rm(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+function lectureFile(lectureId: string, roomId: string, startedAtMs: number, language: LectureLanguage): LectureFile {
+  return {
+    version: 1,
+    lectureId,
+    roomId,
+    startedAtMs,
+    requestedLanguage: language.requested,
+    ...(language.current !== undefined ? { language: language.current } : {}),
+  };
 }
 
 async function readLectureFile(dir: string): Promise<LectureFile | undefined> {

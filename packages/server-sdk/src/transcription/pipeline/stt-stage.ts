@@ -10,6 +10,7 @@ import type { TranscriptEntry } from '@lectern/protocol';
 import type { TranscriptStore } from '../store/transcript-store.js';
 import { backoffDelay } from '../../util/backoff.js';
 import { sleep, Wakeup } from '../util.js';
+import { LectureLanguage } from './lecture-language.js';
 
 export interface SttStageSettings {
   /**
@@ -22,7 +23,8 @@ export interface SttStageSettings {
   retryMaxDelayMs: number;
   /** A batch the engine rejects as bad input this many times is moved to `failed/`. Default 3. */
   maxRejections: number;
-  transcribe: Omit<TranscribeOptions, 'signal'>;
+  /** Engine options for every batch; the language comes from the lecture ({@link LectureLanguage}), not from here. */
+  transcribe: Omit<TranscribeOptions, 'signal' | 'language'>;
 }
 
 export const DEFAULT_STT_STAGE_SETTINGS: SttStageSettings = {
@@ -35,6 +37,8 @@ export const DEFAULT_STT_STAGE_SETTINGS: SttStageSettings = {
 export interface SttStageEvents {
   batchTranscribed: { batchId: string; streamKey: string; sttSeconds: number; audioSeconds: number; segments: number; attempt: number };
   transcriptUpdated: { batchId: string; entries: TranscriptEntry[] };
+  /** The lecture's language was detected (`'auto'`): the first batch with speech decided it; emitted once, before that batch is stored. */
+  languageDetected: { batchId: string; language: string; probability?: number };
   /** A batch failed; `willRetry` says whether it stays queued. */
   error: { batchId: string; stage: 'stt' | 'store'; error: LecternError; willRetry: boolean };
   listenerError: { event: string; error: unknown };
@@ -77,6 +81,8 @@ export class SttStage extends TypedEmitter<SttStageEvents> {
     private readonly deletion: DeletionQueue,
     private readonly failedDir: string,
     private readonly settings: SttStageSettings = DEFAULT_STT_STAGE_SETTINGS,
+    /** Sent with every batch once known; `'auto'` is pinned here by the first batch with speech. */
+    private readonly language: LectureLanguage = new LectureLanguage('auto'),
   ) {
     super();
     this.loop = this.run();
@@ -141,8 +147,22 @@ export class SttStage extends TypedEmitter<SttStageEvents> {
       try {
         if (!result) {
           const t0 = performance.now();
-          result = await this.engine.transcribe(path.join(dir, manifest.file), { ...this.settings.transcribe, signal });
+          // Batches go one at a time, so a language the previous batch pinned applies to this one.
+          const language = this.language.current;
+          result = await this.engine.transcribe(path.join(dir, manifest.file), {
+            ...withoutLanguage(this.settings.transcribe),
+            ...(language !== undefined ? { language } : {}),
+            signal,
+          });
           entries = toTimeline(result, manifest);
+          if (language === undefined && entries.length > 0 && this.language.pin(result.language)) {
+            const probability = result.languageProbability;
+            this.safeEmit('languageDetected', {
+              batchId: manifest.batchId,
+              language: result.language.trim().toLowerCase(),
+              ...(probability !== undefined ? { probability } : {}),
+            });
+          }
           this.safeEmit('batchTranscribed', {
             batchId: manifest.batchId,
             streamKey: manifest.streamKey,
@@ -175,6 +195,12 @@ export class SttStage extends TypedEmitter<SttStageEvents> {
       }
     }
   }
+}
+
+/** The options without a `language` a host may still pass at run time (typed out, but plain objects carry anything). */
+function withoutLanguage(options: SttStageSettings['transcribe']): SttStageSettings['transcribe'] {
+  const { language: _ignored, ...rest } = options as TranscribeOptions;
+  return rest;
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { SttEngine } from '@lectern/stt-adapter';
+import type { SttEngine, TranscribeOptions } from '@lectern/stt-adapter';
 import type { LectureSummary } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound } from '../../errors.js';
 import type { RoomManager } from '../../rooms/room-manager.js';
@@ -17,6 +17,7 @@ import type { Summarizer } from '../summary/summarizer.js';
 import { DEFAULT_TAP_SETTINGS, validateTapSettings, type AudioTapSettings } from '../tap/audio-tap.js';
 import { lecturerAudio, LecturePipeline, type PipelineSettings, type ProducerSelector } from './lecture-pipeline.js';
 import { DEFAULT_STT_STAGE_SETTINGS, type SttStageSettings } from './stt-stage.js';
+import { AUTO_LANGUAGE, parseRequestedLanguage, type RequestedLanguage } from './lecture-language.js';
 
 export interface TranscriptionServiceOptions {
   /** The speech-to-text engine, e.g. `new WhisperApiClient({ baseUrl })`. */
@@ -49,8 +50,12 @@ export interface TranscriptionServiceOptions {
    * it and are configured on the engine, not here.
    */
   sttRetry?: Partial<Pick<SttStageSettings, 'retryMinDelayMs' | 'retryMaxDelayMs' | 'maxRejections'>>;
-  /** Engine options for every batch (language, beam size, VAD, word timestamps). */
-  transcribe?: SttStageSettings['transcribe'];
+  /**
+   * Engine options for every batch (beam size, VAD, word timestamps,
+   * temperature). `language` here is the default of lectures whose
+   * {@link StartTranscriptionOptions.language} is not set (default `'auto'`).
+   */
+  transcribe?: Omit<TranscribeOptions, 'signal' | 'language'> & { language?: RequestedLanguage };
   /** How long stopping a lecture waits for outstanding batches. Default 10 minutes. */
   finalizeTimeoutMs?: number;
 }
@@ -60,8 +65,16 @@ export interface StartTranscriptionOptions {
   lectureId?: string;
   /** Which producers to transcribe. Default: every lecturer audio producer. */
   select?: ProducerSelector;
-  /** ISO 639-1 language of the lecture; omitted = the engine detects it. */
-  language?: string;
+  /**
+   * The lecture's language: an ISO 639-1 code (`'en'`, `'ko'`, ...) sent with
+   * every batch, or `'auto'`: the engine detects it once, on the first batch
+   * with speech, and that language is pinned for the rest of the lecture
+   * (`languageDetected` event, lecture record's `language`). Default: the
+   * service's `transcribe.language`, else `'auto'`. Anything else is refused
+   * with `INVALID_REQUEST`. A code the engine cannot transcribe (an
+   * English-only model) makes every batch fail as bad input.
+   */
+  language?: RequestedLanguage;
 }
 
 /** A running lecture transcription. */
@@ -69,6 +82,8 @@ export interface LectureTranscription {
   lectureId: string;
   roomId: string;
   startedAt: Date;
+  /** What the lecture was started with: `'auto'` or a language code (see {@link TranscriptionService.pipeline}'s `language` for the detected one). */
+  requestedLanguage: RequestedLanguage;
 }
 
 /**
@@ -82,7 +97,7 @@ export interface LectureTranscription {
  *   store: new RedisTranscriptStore({ url: 'redis://127.0.0.1:6379' }),
  * });
  * await transcription.recover();                      // finish lectures a crash interrupted
- * await transcription.startTranscription(roomId);     // e.g. when the lecturer presses "record"
+ * await transcription.startTranscription(roomId, { language: 'ko' });   // or 'auto' (the default): detected once
  * transcription.on('transcriptUpdated', ({ roomId, entries }) => ...);
  * const summary = await transcription.stopTranscription(roomId);   // or when the room closes
  * ```
@@ -95,6 +110,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
   readonly workDir: string;
   private readonly ownsStore: boolean;
   private readonly settings: PipelineSettings;
+  private readonly defaultLanguage: RequestedLanguage;
   private readonly summarizer: Summarizer;
   private readonly metrics: TranscriptionMetrics;
   private closed = false;
@@ -127,10 +143,12 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     if (!['mp3', 'wav', 'flac'].includes(batch.transferFormat)) {
       throw new LecternError(ErrorCode.INVALID_CONFIG, `transferFormat must be mp3, wav or flac (got ${String(batch.transferFormat)})`);
     }
+    const { language: defaultLanguage, ...transcribe } = options.transcribe ?? {};
+    this.defaultLanguage = parseRequestedLanguage(defaultLanguage ?? AUTO_LANGUAGE);
     this.settings = {
       tap,
       batch,
-      stt: { ...DEFAULT_STT_STAGE_SETTINGS, ...options.sttRetry, transcribe: options.transcribe ?? {} },
+      stt: { ...DEFAULT_STT_STAGE_SETTINGS, ...options.sttRetry, transcribe },
       finalizeTimeoutMs: options.finalizeTimeoutMs ?? 10 * 60_000,
     };
     manager.on('roomClosed', this.onRoomClosed);
@@ -162,11 +180,9 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     if (!room) throw notFound('room', roomId);
     const lectureId = options.lectureId ?? `${roomId}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     validateLectureId(lectureId);
+    const language = parseRequestedLanguage(options.language ?? this.defaultLanguage);
     const start = (async () => {
-      const pipeline = await LecturePipeline.create(
-        { lectureId, roomId, workDir: this.workDir, language: options.language },
-        this.deps(),
-      );
+      const pipeline = await LecturePipeline.create({ lectureId, roomId, workDir: this.workDir, language }, this.deps());
       this.forward(pipeline, roomId);
       if (room.isClosed || this.closed) {
         await pipeline.stop();
@@ -175,7 +191,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
       this.lectures.set(roomId, pipeline);
       pipeline.attach(room, options.select ?? lecturerAudio);
       this.safeEmit('transcriptionStarted', { lectureId, roomId });
-      return { lectureId, roomId, startedAt: new Date(pipeline.startedAtMs) };
+      return { lectureId, roomId, startedAt: new Date(pipeline.startedAtMs), requestedLanguage: language };
     })();
     this.starting.set(roomId, start);
     try {

@@ -91,7 +91,7 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 100, maxMs: 1000 };
 /** Retries of one operation after a dropped connection: 25 → 250 ms with jitter, always within the operation's deadline. */
 const OPERATION_RETRY_BACKOFF: BackoffPolicy = { minMs: 25, maxMs: 250 };
-const RECORD_FIELDS = ['lectureId', 'roomId', 'startedAt', 'endedAt', 'language'] as const;
+const RECORD_FIELDS = ['lectureId', 'roomId', 'startedAt', 'endedAt', 'language', 'requestedLanguage'] as const;
 const SUMMARY_FIELD = 'summary';
 /** Reply errors that mean "the server cannot serve right now" (retryable), not "the request is wrong". */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS)\b/;
@@ -101,7 +101,7 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY
  * default prefix:
  *
  * - `lectern:lecture:{id}` — hash: `lectureId`, `roomId`, `startedAt`, `endedAt`,
- *   `language` (the record, merged field by field) and `summary` (JSON);
+ *   `language`, `requestedLanguage` (the record, merged field by field) and `summary` (JSON);
  * - `lectern:lecture:{id}:entries` — sorted set, score = `start`, member =
  *   `batchId:index` with the index zero-padded to 10 digits;
  * - `lectern:lecture:{id}:entry` — hash, member → entry JSON;

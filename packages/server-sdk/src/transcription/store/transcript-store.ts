@@ -8,7 +8,10 @@ export interface LectureRecord {
   startedAt: string;
   /** ISO time the lecture ended (transcription stopped); absent while live. */
   endedAt?: string;
+  /** The lecture's language (ISO 639-1): as requested, or as detected when `requestedLanguage` is `auto`. Absent until known. */
   language?: string;
+  /** What the host asked for: `auto` (detect once, on the first batch with speech) or a language code. */
+  requestedLanguage?: string;
 }
 
 /**

@@ -64,9 +64,11 @@ export function validateRecord(record: LectureRecord): LectureRecord {
   if (typeof record.startedAt !== 'string') throw invalid('startedAt must be an ISO time string');
   if (!isOptionalString(record.endedAt)) throw invalid('endedAt must be an ISO time string');
   if (!isOptionalString(record.language)) throw invalid('language must be a string');
+  if (!isOptionalString(record.requestedLanguage)) throw invalid('requestedLanguage must be a string');
   const clean: LectureRecord = { lectureId: record.lectureId, roomId: record.roomId, startedAt: record.startedAt };
   if (record.endedAt !== undefined) clean.endedAt = record.endedAt;
   if (record.language !== undefined) clean.language = record.language;
+  if (record.requestedLanguage !== undefined) clean.requestedLanguage = record.requestedLanguage;
   return clean;
 }
 

@@ -4,7 +4,8 @@ import type { SummarizeInput, Summarizer } from './summarizer.js';
 import { ErrorCode, LecternError } from '../../errors.js';
 import { baseLanguage, coveredSeconds, emptySummary, isEmptyTranscript, safeLocale } from './common.js';
 import { lexRank } from './lexrank.js';
-import { ENGLISH_STOP_WORDS, NO_SPACE_LANGUAGES, splitSentences, vectorise, type Sentence } from './sentences.js';
+import { ENGLISH_STOP_WORDS, KOREAN_STOP_WORDS, koreanStem, NO_SPACE_LANGUAGES, splitSentences, vectorise, type Sentence } from './sentences.js';
+import { graphemeLength, isMostlyHangul, truncateGraphemes } from '../text.js';
 
 /** Options of {@link OfflineSummarizer}. */
 export interface OfflineSummarizerOptions {
@@ -14,9 +15,10 @@ export interface OfflineSummarizerOptions {
    */
   maxSentences?: number;
   /**
-   * Budget in characters for all key points together (default 1500). Sentences
+   * Budget in graphemes (user-perceived characters: a Hangul syllable or an
+   * emoji counts one) for all key points together (default 1500). Sentences
    * that would overflow it are skipped; a single sentence longer than the
-   * budget is cut at a word boundary.
+   * budget is cut at a word boundary, never inside a character.
    */
   maxChars?: number;
 }
@@ -68,8 +70,9 @@ export class OfflineSummarizer implements Summarizer {
     const wordSegmenter = new Intl.Segmenter(locale, { granularity: 'word' });
 
     const texts = splitSentences(entries, locale, separator, wordSegmenter);
-    const stopWords = base === undefined || base === 'en' ? ENGLISH_STOP_WORDS : undefined;
-    const sentences = vectorise(texts, wordSegmenter, locale, stopWords, !noSpaces);
+    const korean = base === 'ko' || (base === undefined && isMostlyHangul(texts.slice(0, 20).join(' ')));
+    const stopWords = korean ? KOREAN_STOP_WORDS : base === undefined || base === 'en' ? ENGLISH_STOP_WORDS : undefined;
+    const sentences = vectorise(texts, wordSegmenter, locale, stopWords, !noSpaces, korean ? koreanStem : undefined);
     await yieldToEventLoop();
     signal?.throwIfAborted();
 
@@ -123,7 +126,7 @@ export class OfflineSummarizer implements Summarizer {
       const sentence = sentences[best];
       if (sentence === undefined) break;
       const key = normaliseForDuplicates(sentence.text);
-      const length = sentence.text.length + (picked.length > 0 ? 1 : 0);
+      const length = graphemeLength(sentence.text) + (picked.length > 0 ? 1 : 0);
       if (pickedKeys.has(key)) continue;
       if (picked.length > 0 && chars + length > this.maxChars) continue;
       picked.push(best);
@@ -144,10 +147,8 @@ export class OfflineSummarizer implements Summarizer {
   /** Cuts the first key point at a word boundary if it alone overflows the budget (the others were chosen to fit). */
   private fitBudget(keyPoints: string[]): string[] {
     const [first, ...rest] = keyPoints;
-    if (first === undefined || first.length <= this.maxChars) return keyPoints;
-    const cut = first.slice(0, this.maxChars - 1);
-    const space = cut.search(/\s\S*$/u);
-    return [`${space > this.maxChars / 2 ? cut.slice(0, space) : cut}…`, ...rest];
+    if (first === undefined) return keyPoints;
+    return [truncateGraphemes(first, this.maxChars), ...rest];
   }
 }
 

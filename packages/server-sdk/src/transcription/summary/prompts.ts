@@ -5,6 +5,7 @@
  */
 import type { TranscriptEntry } from '@lectern/protocol';
 import { truncate } from '../../errors.js';
+import { graphemeBoundary } from '../text.js';
 
 /** A summary (of a chunk, of several partials, or of the lecture) as the model returned it. */
 export interface Part {
@@ -67,7 +68,8 @@ function splitText(text: string, maxChars: number): string[] {
   let rest = text;
   while (rest.length > maxChars) {
     let cut = rest.lastIndexOf(' ', maxChars);
-    if (cut < maxChars / 2) cut = maxChars;
+    // No space near the end (a script written without spaces): cut between graphemes, never inside one.
+    if (cut < maxChars / 2) cut = Math.max(1, graphemeBoundary(rest, maxChars));
     pieces.push(rest.slice(0, cut).trim());
     rest = rest.slice(cut).trim();
   }
@@ -91,7 +93,7 @@ export function formatPart(part: Part): string {
 }
 
 export function truncateText(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  return text.length <= max ? text : `${text.slice(0, graphemeBoundary(text, max - 1))}…`;
 }
 
 function languageInstruction(language: string | undefined): string {

@@ -4,14 +4,15 @@
  * a TF-IDF vector with posting lists, ready for ranking (lexrank.ts).
  */
 import type { TranscriptEntry } from '@lectern/protocol';
+import { graphemeBoundary, graphemeLength, isMostlyHangul, splitKoreanSentenceEnds } from '../text.js';
 
 /** Scripts written without spaces between words: their text is joined without separators. */
 export const NO_SPACE_LANGUAGES: ReadonlySet<string> = new Set(['zh', 'ja', 'th', 'lo', 'km', 'my', 'bo']);
 
-/** Sentences longer than this (no punctuation from the engine) are cut into pieces of about {@link PIECE_CHARS}. */
+/** Sentences longer than this many graphemes (no punctuation from the engine) are cut into pieces of about {@link PIECE_CHARS}. */
 const MAX_SENTENCE_CHARS = 400;
 const PIECE_CHARS = 250;
-/** Characters handed to `Intl.Segmenter` at once (see {@link splitSentences}). */
+/** UTF-16 code units handed to `Intl.Segmenter` at once (see {@link splitSentences}). */
 const SEGMENT_WINDOW_CHARS = 4 * MAX_SENTENCE_CHARS;
 /** Terms found in more than this share of the sentences are treated as stop words (any language), from {@link DF_CUTOFF_MIN_SENTENCES} sentences up. */
 const DF_CUTOFF_RATIO = 0.3;
@@ -32,6 +33,32 @@ export const ENGLISH_STOP_WORDS: ReadonlySet<string> = new Set(
     'yourself yourselves actually basically going know mean okay alright anyway'
   ).split(' '),
 );
+
+/**
+ * Korean function words and lecture fillers (after {@link koreanStem}), applied for Korean: without
+ * them, "우리", "오늘", "것" would link every sentence to every other.
+ */
+export const KOREAN_STOP_WORDS: ReadonlySet<string> = new Set(
+  (
+    '그리고 그러나 하지만 그래서 그런데 또한 또는 그러면 따라서 이것 그것 저것 이거 그거 저거 우리 저희 여러분 오늘 이제 지금 ' +
+    '정말 아주 매우 너무 조금 많이 그냥 바로 다시 먼저 다음 이번 모든 어떤 이런 그런 저런 같은 있는 없는 하는 되는 ' +
+    '있습니다 없습니다 합니다 입니다 됩니다 있어요 해요 있다 없다 한다 된다 이다 때문 대해 대한 통해 위해 그럼 네 예 음 어'
+  ).split(' '),
+);
+
+/** Particles (조사) that attach to Korean nouns, longest first: 광합성은 / 광합성을 / 광합성이 are one term. */
+const KOREAN_PARTICLES = [
+  '에서는', '에게서', '으로는', '으로서', '으로써', '에서', '에게', '께서', '까지', '부터', '처럼', '보다', '으로', '이나', '이랑',
+  '하고', '은', '는', '이', '가', '을', '를', '의', '에', '로', '와', '과', '도', '만',
+];
+
+/** A Korean word without its particle, when at least two syllables remain. */
+export function koreanStem(token: string): string {
+  for (const particle of KOREAN_PARTICLES) {
+    if (token.endsWith(particle) && [...token].length - [...particle].length >= 2) return token.slice(0, -particle.length);
+  }
+  return token;
+}
 
 /** One sentence of the transcript as a sparse, L2-normalised TF-IDF vector. */
 export interface Sentence {
@@ -66,16 +93,23 @@ export function splitSentences(
     .join(separator)
     .replace(/\s+/gu, ' ');
   const sentenceSegmenter = new Intl.Segmenter(locale, { granularity: 'sentence' });
+  // Korean speech often comes back without punctuation: its sentence endings split it too.
+  const korean = locale === undefined ? isMostlyHangul(joined.slice(0, 2000)) : locale.split('-')[0]?.toLowerCase() === 'ko';
   const out: string[] = [];
+  const pushOne = (sentence: string) => {
+    if (graphemeLength(sentence) <= MAX_SENTENCE_CHARS) out.push(sentence);
+    else out.push(...splitLongSentence(sentence, wordSegmenter));
+  };
   const push = (segment: string) => {
     const sentence = segment.trim();
     if (sentence === '') return;
-    if (sentence.length <= MAX_SENTENCE_CHARS) out.push(sentence);
-    else out.push(...splitLongSentence(sentence, wordSegmenter));
+    if (korean) splitKoreanSentenceEnds(sentence).forEach(pushOne);
+    else pushOne(sentence);
   };
   let offset = 0;
   while (offset < joined.length) {
-    const end = offset + SEGMENT_WINDOW_CHARS;
+    // Never cut a surrogate pair or a grapheme cluster at the window's edge.
+    const end = graphemeBoundary(joined, offset + SEGMENT_WINDOW_CHARS);
     let window = joined.slice(offset, end);
     if (end >= joined.length) {
       for (const { segment } of sentenceSegmenter.segment(window)) push(segment);
@@ -98,17 +132,21 @@ export function splitSentences(
   return out;
 }
 
-/** Cuts an over-long sentence into pieces of about {@link PIECE_CHARS}, at word boundaries (preferably at spaces or punctuation). */
+/** Cuts an over-long sentence into pieces of about {@link PIECE_CHARS} graphemes, at word boundaries (preferably at spaces or punctuation). */
 function splitLongSentence(sentence: string, wordSegmenter: Intl.Segmenter): string[] {
   const out: string[] = [];
   let piece = '';
+  let pieceLength = 0;
   for (const { segment, isWordLike } of wordSegmenter.segment(sentence)) {
-    if (piece.length >= PIECE_CHARS && (!isWordLike || piece.length >= MAX_SENTENCE_CHARS - segment.length)) {
+    const length = graphemeLength(segment);
+    if (pieceLength >= PIECE_CHARS && (!isWordLike || pieceLength >= MAX_SENTENCE_CHARS - length)) {
       const trimmed = (isWordLike ? piece : piece + segment).trim();
       if (trimmed !== '') out.push(trimmed);
       piece = isWordLike ? segment : '';
+      pieceLength = isWordLike ? length : 0;
     } else {
       piece += segment;
+      pieceLength += length;
     }
   }
   if (piece.trim() !== '') out.push(piece.trim());
@@ -122,6 +160,7 @@ export function vectorise(
   locale: string | undefined,
   stopWords: ReadonlySet<string> | undefined,
   dropSingleChars: boolean,
+  stem: (token: string) => string = (token) => token,
 ): Sentence[] {
   const termIds = new Map<string, number>();
   const documentFrequency: number[] = [];
@@ -131,7 +170,8 @@ export function vectorise(
     for (const { segment, isWordLike } of wordSegmenter.segment(text)) {
       if (!isWordLike) continue;
       let token = lower(segment.normalize('NFKC'), locale);
-      if (stopWords !== undefined) token = token.replace(/['’]s$/u, '').replace(/’/gu, "'");
+      if (stopWords === ENGLISH_STOP_WORDS) token = token.replace(/['’]s$/u, '').replace(/’/gu, "'");
+      token = stem(token);
       if (token === '' || (dropSingleChars && [...token].length < 2) || stopWords?.has(token)) continue;
       let id = termIds.get(token);
       if (id === undefined) {
