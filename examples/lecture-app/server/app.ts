@@ -21,6 +21,10 @@ import { attachSignaling, resolveSignalingLimits, type SignalingLimits } from '.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.join(here, '..', 'web');
 const mediapipeDir = path.dirname(createRequire(import.meta.url).resolve('@mediapipe/hands/package.json'));
+// The client SDK's default gesture detector: tasks-vision's WASM files and the model bundle
+// that scripts/setup.sh builds (scripts/lib/gesture-models.py), both under /mediapipe-tasks/.
+const tasksWasmDir = path.join(path.dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision')), 'wasm');
+const gestureModelsDir = path.join(here, '..', '..', '..', 'packages', 'client-sdk', 'models');
 
 export interface LectureAppOptions {
   /** HTTP port on `host`; 0 = a free one. Default 3000. */
@@ -138,12 +142,20 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
     const [first, ...rest] = decoded.segments;
     const file = pathname === '/' ? path.join(webDir, 'index.html')
       : pathname === '/style.css' ? path.join(webDir, 'style.css')
-        : first === 'mediapipe' ? fileUnder(mediapipeDir, rest) : undefined;
+        : first === 'mediapipe' ? fileUnder(mediapipeDir, rest)
+          : first === 'mediapipe-tasks' ? tasksFile(rest) : undefined;
     if (!file) {
       res.writeHead(404).end();
       return;
     }
     await sendFile(req, res, file);
+  }
+
+  /** `/mediapipe-tasks/wasm/<file>` (tasks-vision's WASM) or `/mediapipe-tasks/<name>.task` (a model bundle). */
+  function tasksFile(segments: readonly string[]): string | undefined {
+    if (segments.length === 2 && segments[0] === 'wasm') return fileUnder(tasksWasmDir, segments.slice(1));
+    if (segments.length === 1 && segments[0]!.endsWith('.task')) return fileUnder(gestureModelsDir, segments);
+    return undefined;
   }
 
   /** Streams a regular file (MediaPipe's model files are megabytes: not read into memory per request). */

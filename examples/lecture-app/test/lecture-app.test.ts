@@ -1,8 +1,9 @@
 // The example lecture app end to end in Debian's Chromium: a lecturer and two
 // students on different routers (maxTransportsPerRouter 1, two workers), real
 // fake-device media (the mic plays a flite WAV of known text), the real
-// whisper-api, a student's raised hand driven through the gesture detector
-// interface with recorded landmarks, and a screenshot of the lecturer's page.
+// whisper-api, a student's raised hand seen by the SDK's default gesture detector
+// (tasks-vision, model bundle and WASM served by the app) on a track showing a rendered
+// hand, and a screenshot of the lecturer's page.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -26,10 +27,10 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const artifacts = path.join(repoRoot, 'test-output', 'lecture-app');
 const SPOKEN = LECTURE_PARAGRAPHS[0]!;
 /**
- * Landmark frames of a raised right hand recorded from MediaPipe Hands (lite) in Chromium, run
- * on a rendered hand (the client SDK's gesture fixtures: no camera photo of a hand exists here).
+ * A rendered raised right hand, 640x480 (the client SDK's gesture fixtures: no camera photo of a
+ * hand exists here), the picture the tasks-vision recording raised-hand-right.json was made from.
  */
-const RAISED_HAND = path.join(repoRoot, 'packages', 'client-sdk', 'test', 'gestures', 'fixtures', 'recorded', 'raised-hand-right.json');
+const RAISED_HAND = path.join(repoRoot, 'packages', 'client-sdk', 'test', 'gestures', 'fixtures', 'recorded-tasks', 'raised-hand-right');
 
 let tmp: string;
 let whisper: TestWhisperApi;
@@ -94,10 +95,24 @@ test('lecturer and two students: media across routers, live transcript, raised h
   console.log(`student time to first audio (join → first inbound audio bytes): ${firstAudioMs} ms`);
   assert.ok(typeof firstAudioMs === 'number' && firstAudioMs > 0 && firstAudioMs < 10_000);
 
-  // The student's raised hand (recorded landmarks through the detector interface) reaches the lecturer's queue.
-  const recording = JSON.parse(await fs.readFile(RAISED_HAND, 'utf8')) as { frames: unknown[]; expected: string[] };
+  // The student's raised hand, seen by TasksVisionHandDetector on a track that shows the
+  // rendered hand, reaches the lecturer's queue.
+  const recording = JSON.parse(await fs.readFile(`${RAISED_HAND}.json`, 'utf8')) as { expected: string[] };
   assert.deepEqual(recording.expected, ['raised-hand']);
-  await s1.evaluate((frames) => window.lectern!.startGestures(frames as never), recording.frames);
+  const picture = `data:image/jpeg;base64,${(await fs.readFile(`${RAISED_HAND}.jpg`)).toString('base64')}`;
+  await s1.evaluate(async (src) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(img, 0, 0);
+    setInterval(() => ctx.drawImage(img, 0, 0), 100);
+    await window.lectern!.startGestures(canvas.captureStream(10).getVideoTracks()[0]!);
+  }, picture);
+  await s1.waitForFunction(() => (document.querySelector('#gesture-status')?.textContent ?? '').startsWith('raised-hand'), undefined, { timeout: 20_000 });
   await lecturer.waitForFunction(() => [...document.querySelectorAll('#hand-queue li')].some((li) => li.textContent?.includes('Student One')), undefined, { timeout: 20_000 });
   const queue = await lecturer.evaluate(() => [...document.querySelectorAll('#hand-queue li')].map((li) => li.getAttribute('data-peer')));
   assert.deepEqual(queue, ['s1']);

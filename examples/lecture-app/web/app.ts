@@ -322,7 +322,7 @@ async function runLecture(me: Identity): Promise<void> {
   installMediaProbes(client, joinStarted);
 
   // --- gestures
-  hooks.startGestures = (recording) => gestures.start(recording);
+  hooks.startGestures = (source) => gestures.start(source);
   const gesturesBox = $<HTMLInputElement>('#gestures');
   gesturesBox.addEventListener('change', () => {
     if (gesturesBox.checked) void gestures.start().catch(showError);

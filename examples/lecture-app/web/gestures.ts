@@ -1,12 +1,14 @@
 /**
- * Gesture recognition on the page: MediaPipe Hands on the camera (model files
- * served by this app), or, for the browser test, recorded landmark frames
- * replayed through the SDK's ScriptedDetector. Recognised gestures go to the room.
+ * Gesture recognition on the page: the SDK's default TasksVisionHandDetector
+ * (@mediapipe/tasks-vision on the CPU; model bundle and WASM served by this app at
+ * /mediapipe-tasks/) on the camera, or on a track the browser test provides, or
+ * recorded landmark frames replayed through the SDK's ScriptedDetector.
+ * Recognised gestures go to the room.
  */
 import {
   GestureRecognizer,
-  MediaPipeHandsDetector,
   ScriptedDetector,
+  TasksVisionHandDetector,
   type GestureDetector,
   type LectureClient,
   type RecordedFrame,
@@ -23,17 +25,22 @@ export class PageGestures {
     private readonly cameraTrack: () => MediaStreamTrack | undefined,
   ) {}
 
-  async start(recording?: readonly RecordedFrame[]): Promise<void> {
+  /**
+   * @param source - Nothing: the camera; a video track: detect on it; recorded frames: replay them.
+   */
+  async start(source?: readonly RecordedFrame[] | MediaStreamTrack): Promise<void> {
     if (this.#recognizer) return;
     let detector: GestureDetector;
     let track: MediaStreamTrack | undefined;
-    if (recording) {
-      detector = new ScriptedDetector(recording, { mode: 'timestamp', loop: true });
+    if (Array.isArray(source)) {
+      detector = new ScriptedDetector(source as readonly RecordedFrame[], { mode: 'timestamp', loop: true });
     } else {
-      detector = new MediaPipeHandsDetector({ assetBaseUrl: '/mediapipe/' });
-      track = this.cameraTrack() ?? (await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } })).getVideoTracks()[0];
+      detector = new TasksVisionHandDetector({ assetBaseUrl: '/mediapipe-tasks/' });
+      track = (source as MediaStreamTrack | undefined) ?? this.cameraTrack()
+        ?? (await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } })).getVideoTracks()[0];
     }
-    const recognizer = new GestureRecognizer({ detector, maxFps: recording ? 10 : 3 });
+    // 10 detections/s while a hand is in view, 5 while none is (the recognizer's defaults).
+    const recognizer = new GestureRecognizer({ detector });
     this.#recognizer = recognizer;
     recognizer.on('gestureStart', (e) => {
       this.status.textContent = `${e.gesture} (${Math.round(e.confidence * 100)} %)`;

@@ -16,10 +16,11 @@ export interface LecturePageHooks {
   /** Bytes received so far over all inbound RTP streams, by kind. */
   inboundBytes(): Promise<{ audio: number; video: number }>;
   /**
-   * Starts gesture recognition: MediaPipe Hands on the camera, or, given recorded
-   * landmark frames, the SDK's ScriptedDetector replaying them (the browser test).
+   * Starts gesture recognition: the SDK's TasksVisionHandDetector on the camera or on a
+   * given video track (the browser test draws a hand), or, given recorded landmark
+   * frames, the SDK's ScriptedDetector replaying them.
    */
-  startGestures(recording?: readonly RecordedFrame[]): Promise<void>;
+  startGestures(source?: readonly RecordedFrame[] | MediaStreamTrack): Promise<void>;
   /** Shows transcript entries as if the server had sent them (the download test runs without speech-to-text). */
   addTranscript(entries: readonly TranscriptEntry[]): void;
 }
