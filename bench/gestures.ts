@@ -78,13 +78,13 @@ window.renderFrames = (count, fps) => {
   return out;
 };
 
-let track, video, detector, recognizer, frames = 0, withHand = 0, firstHandAt;
+let track, video, detector, recognizer, frames = 0, withHand = 0, firstHandAt, detectMs = [];
 function makeDetector(variant) {
   if (variant === 'legacy') return new MediaPipeHandsDetector({ assetBaseUrl: '/mediapipe/hands/' });
   return new TasksVisionHandDetector({ assetBaseUrl: '/mediapipe-tasks/', ...(variant === 'tasks-full' ? { modelAssetUrl: '/mediapipe-tasks/hand_landmarker_full.task' } : {}) });
 }
 function listen(r) {
-  r.on('frame', (f) => { frames += 1; if (f.hands.length) { withHand += 1; firstHandAt ??= performance.now(); } });
+  r.on('frame', (f) => { frames += 1; detectMs.push(f.detectMs); if (f.hands.length) { withHand += 1; firstHandAt ??= performance.now(); } });
   r.on('error', (e) => console.error('recognizer error', e.message));
 }
 window.idle = async () => {
@@ -106,7 +106,11 @@ window.start = async (variant) => {
   while (firstHandAt === undefined && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   return { firstResultMs, firstHandMs: firstHandAt === undefined ? null : firstHandAt - t0 };
 };
-window.counts = () => ({ frames, withHand, at: performance.now() });
+window.counts = () => {
+  const d = detectMs.sort((a, b) => a - b);
+  detectMs = [];
+  return { frames, withHand, at: performance.now(), detectMedianMs: d.length ? d[Math.floor(d.length / 2)] : NaN };
+};
 window.flatOut = async () => {
   await recognizer.close();
   recognizer = new GestureRecognizer({ detector, maxFps: 1000, idleFps: 1000, closeDetector: false });
@@ -153,6 +157,8 @@ function cpuPercent(a: Map<number, number>, b: Map<number, number>, ms: number):
 
 interface Phase {
   fps: number;
+  /** Median time of one detect() on the page's main thread, ms. */
+  detectMs: number;
   cpuPercent: number;
   framesWithHand: number;
   frames: number;
@@ -169,7 +175,7 @@ interface RunResult {
 }
 
 async function measure(page: import('playwright-core').Page, ms: number): Promise<Phase> {
-  type Counts = { frames: number; withHand: number; at: number };
+  type Counts = { frames: number; withHand: number; at: number; detectMedianMs: number };
   const counts = () => page.evaluate(() => (window as unknown as { counts: () => Counts }).counts());
   const c0 = await counts();
   const p0 = chromiumTicks();
@@ -179,7 +185,7 @@ async function measure(page: import('playwright-core').Page, ms: number): Promis
   const t1 = performance.now();
   const c1 = await counts();
   const frames = c1.frames - c0.frames;
-  return { fps: (frames * 1000) / (c1.at - c0.at), cpuPercent: cpuPercent(p0, p1, t1 - t0), frames, framesWithHand: c1.withHand - c0.withHand };
+  return { fps: (frames * 1000) / (c1.at - c0.at), detectMs: c1.detectMedianMs, cpuPercent: cpuPercent(p0, p1, t1 - t0), frames, framesWithHand: c1.withHand - c0.withHand };
 }
 
 async function handY4m(server: AssetServer, dir: string): Promise<string> {
@@ -281,8 +287,8 @@ async function main(): Promise<void> {
       runs: hand.length + nohand.length,
       firstResultMs: stats([...hand, ...nohand].map((r) => r.firstResultMs)),
       firstHandMs: stats(hand.map((r) => r.firstHandMs ?? Number.NaN)),
-      trackingAt10: { fps: stats(hand.map((r) => r.at10.fps)), cpuPercent: stats(hand.map((r) => r.at10.cpuPercent)), handShare: stats(hand.map((r) => r.at10.framesWithHand / Math.max(1, r.at10.frames))) },
-      searchingAt10: { fps: stats(nohand.map((r) => r.at10.fps)), cpuPercent: stats(nohand.map((r) => r.at10.cpuPercent)) },
+      trackingAt10: { detectMs: stats(hand.map((r) => r.at10.detectMs)), fps: stats(hand.map((r) => r.at10.fps)), cpuPercent: stats(hand.map((r) => r.at10.cpuPercent)), handShare: stats(hand.map((r) => r.at10.framesWithHand / Math.max(1, r.at10.frames))) },
+      searchingAt10: { detectMs: stats(nohand.map((r) => r.at10.detectMs)), fps: stats(nohand.map((r) => r.at10.fps)), cpuPercent: stats(nohand.map((r) => r.at10.cpuPercent)) },
       flatOutTracking: { fps: stats(hand.map((r) => r.flatOut.fps)), cpuPercent: stats(hand.map((r) => r.flatOut.cpuPercent)) },
       flatOutSearching: { fps: stats(nohand.map((r) => r.flatOut.fps)), cpuPercent: stats(nohand.map((r) => r.flatOut.cpuPercent)) },
       idleCameraCpuPercent: stats([...hand, ...nohand].map((r) => r.idleCpuPercent)),
@@ -296,16 +302,18 @@ async function main(): Promise<void> {
     ['tracking at 10/s: detections/s', (s) => fmt(s.trackingAt10.fps)],
     ['tracking at 10/s: CPU %', (s) => fmt(s.trackingAt10.cpuPercent, 0)],
     ['tracking at 10/s: frames with the hand', (s) => fmt(s.trackingAt10.handShare, 2)],
+    ['tracking: detect() median, main thread (ms)', (s) => fmt(s.trackingAt10.detectMs, 0)],
     ['searching at 10/s: detections/s', (s) => fmt(s.searchingAt10.fps)],
     ['searching at 10/s: CPU %', (s) => fmt(s.searchingAt10.cpuPercent, 0)],
+    ['searching: detect() median, main thread (ms)', (s) => fmt(s.searchingAt10.detectMs, 0)],
     ['flat out, tracking: detections/s', (s) => fmt(s.flatOutTracking.fps)],
     ['flat out, tracking: CPU %', (s) => fmt(s.flatOutTracking.cpuPercent, 0)],
     ['flat out, searching: detections/s', (s) => fmt(s.flatOutSearching.fps)],
     ['flat out, searching: CPU %', (s) => fmt(s.flatOutSearching.cpuPercent, 0)],
     ['camera alone, no detection: CPU %', (s) => fmt(s.idleCameraCpuPercent, 0)],
   ];
-  console.log(`${''.padEnd(40)}${summary.map((s) => s.variant.padEnd(24)).join('')}`);
-  for (const [label, cell] of rows) console.log(`${label.padEnd(40)}${summary.map((s) => cell(s).padEnd(24)).join('')}`);
+  console.log(`${''.padEnd(46)}${summary.map((s) => s.variant.padEnd(24)).join('')}`);
+  for (const [label, cell] of rows) console.log(`${label.padEnd(46)}${summary.map((s) => cell(s).padEnd(24)).join('')}`);
 
   const tasks = summary.find((s) => s.variant === 'tasks');
   const targets = tasks

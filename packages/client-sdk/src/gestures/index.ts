@@ -1,5 +1,6 @@
 /**
- * Gesture hooks: hand detection (MediaPipe Hands or a replayed recording), rule-based
+ * Gesture hooks: hand detection (tasks-vision's HandLandmarker by default, the legacy MediaPipe
+ * Hands, or a replayed recording), rule-based
  * classification and a debounced state machine, wired together by GestureRecognizer.
  * @packageDocumentation
  */

@@ -96,8 +96,11 @@ export function loadMediaPipeHandsScript(assetBaseUrl: string): Promise<MediaPip
 }
 
 /**
- * The default {@link GestureDetector}: Google's MediaPipe Hands (`@mediapipe/hands`
+ * The legacy {@link GestureDetector}: Google's MediaPipe Hands (`@mediapipe/hands`
  * 0.4, hand landmark models and WASM inside the npm package), running in the page.
+ * The SDK's default is {@link TasksVisionHandDetector} (same landmarks within ~0.01, the
+ * same handedness convention, about a tenth of the CPU per detection without a GPU);
+ * this one stays for apps that already serve `@mediapipe/hands`.
  *
  * The host app must serve the package's files (`node_modules/@mediapipe/hands/`) at
  * `assetBaseUrl`: `hands.js` (unless `hands` is passed), `hands.binarypb`,

@@ -88,7 +88,8 @@ export interface GestureCandidate {
 }
 
 /**
- * Anything a detector can read a frame from. {@link MediaPipeHandsDetector} accepts
+ * Anything a detector can read a frame from. {@link TasksVisionHandDetector} takes all of
+ * them directly; {@link MediaPipeHandsDetector} accepts
  * `HTMLVideoElement`, `HTMLImageElement` and `HTMLCanvasElement` (MediaPipe's own
  * inputs); `ImageBitmap`, `OffscreenCanvas` and `VideoFrame` are drawn onto a
  * canvas first. Detectors that replay recorded data ignore the frame.
@@ -103,8 +104,8 @@ export type GestureFrameSource =
 
 /**
  * Finds hands in a frame. Implement it to plug another hand-tracking model into
- * {@link GestureRecognizer}; the SDK ships {@link MediaPipeHandsDetector} and
- * {@link ScriptedDetector}.
+ * {@link GestureRecognizer}; the SDK ships {@link TasksVisionHandDetector} (the default),
+ * {@link MediaPipeHandsDetector} (legacy) and {@link ScriptedDetector}.
  */
 export interface GestureDetector {
   /**
