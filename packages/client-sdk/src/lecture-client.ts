@@ -1,5 +1,14 @@
 /// <reference lib="dom" />
-import type { GestureName, GesturePhase, HandQueueEntry, MediaSource, NotificationMap, NotificationName, PeerRole } from '@lectern/protocol';
+import type {
+  GestureName,
+  GesturePhase,
+  HandQueueEntry,
+  MediaSource,
+  NotificationMap,
+  NotificationName,
+  PeerDetails,
+  PeerRole,
+} from '@lectern/protocol';
 import { EventEmitter } from 'eventemitter3';
 import { MediaCapture } from './client/capture.js';
 import { Connection } from './client/connection.js';
@@ -311,5 +320,38 @@ export class LectureClient extends EventEmitter<Listeners> {
   async clearHandQueue(): Promise<HandQueueEntry[]> {
     this.#ctx.requireSession();
     return this.#remote.adoptQueue(await this.#ctx.request('clearHandQueue', {}));
+  }
+
+  // ------------------------------------------------------------------ admin (grant roomAdmin: lecturers by default)
+
+  /** Every peer of the room with its grants and media (the caller included). @throws {LecternClientError} `FORBIDDEN` without `roomAdmin`. */
+  async listPeers(): Promise<PeerDetails[]> {
+    this.#ctx.requireSession();
+    return (await this.#ctx.request('listPeers', {})).peers;
+  }
+
+  /**
+   * Removes a peer from the room: it gets `removed` with `reason`; with `ban`
+   * it cannot join again (for the room's lifetime, or `banSeconds`).
+   * @throws {LecternClientError} `FORBIDDEN` without `roomAdmin`, `NOT_FOUND` for a peer not in the room.
+   */
+  async removePeer(peerId: string, options: { reason?: string; ban?: boolean; banSeconds?: number } = {}): Promise<void> {
+    this.#ctx.requireSession();
+    await this.#ctx.request('removePeer', { peerId, ...options });
+  }
+
+  /**
+   * Mutes another peer's track: pauses its producer (the peer may unmute), or
+   * closes it with `close: true`. The peer gets `mutedByHost`.
+   */
+  async muteProducer(producerId: string, options: { close?: boolean; reason?: string } = {}): Promise<void> {
+    this.#ctx.requireSession();
+    await this.#ctx.request('muteProducer', { producerId, ...options });
+  }
+
+  /** Ends the room for everyone: every peer gets `roomClosed` with `reason`. */
+  async endRoom(reason?: string): Promise<void> {
+    this.#ctx.requireSession();
+    await this.#ctx.request('endRoom', reason !== undefined ? { reason } : {});
   }
 }

@@ -169,7 +169,7 @@ export interface TrackMuteEvent {
 export interface ConnectionStateEvent {
   state: ConnectionState;
   previous: ConnectionState;
-  /** e.g. `worker-died`, `ice-restart`, `ice-restarts-exhausted`, `left`, `room-closed`, an error message. */
+  /** e.g. `worker-died`, `ice-restart`, `ice-restarts-exhausted`, `left`, `room-closed`, `removed`, an error message. */
   reason?: string;
 }
 
@@ -190,7 +190,25 @@ export interface LectureClientEvents {
   gesture: GestureInfo;
   handQueueChanged: { queue: HandQueueEntry[] };
   localTrackPublished: LocalTrackPublication;
-  localTrackUnpublished: { source: MediaSource; track: MediaStreamTrack; reason: 'unpublished' | 'track-ended' | 'left' | 'refused' };
+  localTrackUnpublished: {
+    source: MediaSource;
+    track: MediaStreamTrack;
+    reason: 'unpublished' | 'track-ended' | 'left' | 'refused' | 'closed-by-host';
+  };
+  /**
+   * A lecturer (`by`, its peer id) or the host paused one of this client's
+   * tracks (`closed: false`: {@link LectureClient.resume} unmutes it) or closed
+   * it (`closed: true`: publish again to send it).
+   */
+  mutedByHost: { source: MediaSource; producerId: string; closed: boolean; reason?: string; by?: string };
+  /**
+   * A lecturer or the host removed this client from the room; the state becomes
+   * `disconnected` (reason `removed`) and the client does not rejoin. `banned`:
+   * joining again is refused (until `bannedUntil`, or for the room's lifetime).
+   */
+  removed: { reason: string; banned: boolean; bannedUntil?: string; by?: string };
+  /** The room closed for everyone (the state becomes `disconnected`, reason `room-closed`). */
+  roomClosed: { reason?: string };
   /** A send or recv transport changed its WebRTC connection state. */
   transportStateChanged: { direction: 'send' | 'recv'; state: types.ConnectionState };
   connectionStateChanged: ConnectionStateEvent;

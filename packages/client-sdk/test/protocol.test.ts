@@ -81,6 +81,8 @@ test('the client handles every protocol notification (and leaves other names to 
     roomClosed: { roomId: 'r' },
     gesture: { peerId: 'lecturer', gesture: 'open-palm', phase: 'end', confidence: 0.8 },
     handQueueChanged: { queue: [] },
+    removed: { reason: 'removed by the host', banned: false },
+    mutedByHost: { producerId: 'unknown', source: 'microphone', closed: false },
   };
   assert.deepEqual(sorted(Object.keys(samples)), sorted(protocol.notificationNames));
   for (const name of protocol.notificationNames) {

@@ -11,7 +11,20 @@ export const ErrorCode = {
   UNKNOWN_METHOD: 'UNKNOWN_METHOD',
   /** The room, peer, transport, producer or consumer does not exist (for this peer). */
   NOT_FOUND: 'NOT_FOUND',
-  /** The peer's role does not allow this (e.g. a student producing video when the room allows audio only). */
+  /**
+   * The caller's credentials are not accepted: the access token is missing,
+   * malformed, badly signed, expired, not yet valid, for another issuer,
+   * audience or room. `details.reason` says which. Get a new token; retrying
+   * the same one fails the same way.
+   */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /**
+   * The caller is known but not allowed this: a grant is missing (`details.grant`:
+   * e.g. publishing a source outside `canPublish`, or an admin method without
+   * `roomAdmin`), the room's policy refuses it (a student producing video when
+   * the room allows audio only), or the identity is banned from the room
+   * (`details.reason: 'banned'`).
+   */
   FORBIDDEN: 'FORBIDDEN',
   /** The peer must join first, or has already joined. */
   INVALID_STATE: 'INVALID_STATE',

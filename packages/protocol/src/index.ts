@@ -42,6 +42,7 @@ export type {
 export {
   mediaRequestMethods,
   gestureRequestMethods,
+  adminRequestMethods,
   requestMethods,
   hostRequestMethods,
   type ClientRequestMethod,
@@ -50,7 +51,8 @@ export {
   type RequestMap,
   type ParsedRequest,
 } from './requests.js';
-export type { ResponseMap, ResponseData, Empty } from './responses.js';
+export type { ResponseMap, ResponseData, Empty, PeerDetails } from './responses.js';
+export type { PeerGrants, GrantName } from './grants.js';
 export {
   notificationNames,
   isNotificationName,

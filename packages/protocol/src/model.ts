@@ -19,8 +19,8 @@ export const sourceKind: Readonly<Record<MediaSource, MediaKind>> = {
   'screen-audio': 'audio',
 };
 
-/** Why a peer left the room. */
-export type LeaveReason = 'left' | 'replaced' | 'worker-died' | 'room-closed';
+/** Why a peer left the room (`removed`: a lecturer or the host removed it). */
+export type LeaveReason = 'left' | 'replaced' | 'worker-died' | 'room-closed' | 'removed';
 
 /** A peer as other peers see it. */
 export interface PeerInfo {

@@ -1,5 +1,5 @@
 import type { LecternErrorJSON } from './errors.js';
-import type { GestureInfo, HandQueueEntry, LeaveReason, PeerInfo, ProducerInfo } from './model.js';
+import type { GestureInfo, HandQueueEntry, LeaveReason, MediaSource, PeerInfo, ProducerInfo } from './model.js';
 
 /**
  * Notifications a peer must hear, by name. The server addresses each to peer
@@ -20,11 +20,23 @@ export interface NotificationMap {
   activeSpeaker: { peerId: string; producerId: string };
   /** The peer's media is gone (its worker died): rejoin to continue. */
   reconnectRequired: { reason: 'worker-died'; error?: LecternErrorJSON };
-  roomClosed: { roomId: string };
+  /** The room is gone for everyone; `reason` when a lecturer (`endRoom`) or the host (`closeRoom`) gave one. */
+  roomClosed: { roomId: string; reason?: string };
   /** A peer's gesture, sent to the room's lecturers. */
   gesture: GestureInfo;
   /** The raised-hand queue changed, sent to every peer of the room; oldest hand first. */
   handQueueChanged: { queue: HandQueueEntry[] };
+  /**
+   * Sent to a peer a lecturer (`removePeer`) or the host removed: its media is
+   * closed and it is out of the room; `banned` when it may not join again
+   * (until `bannedUntil`, ISO 8601, or for the room's lifetime when absent).
+   */
+  removed: { reason: string; banned: boolean; bannedUntil?: string; by?: string };
+  /**
+   * Sent to the owner of a producer a lecturer (`muteProducer`) or the host
+   * paused (`closed: false`: the peer may resume it) or closed (`closed: true`).
+   */
+  mutedByHost: { producerId: string; source: MediaSource; closed: boolean; reason?: string; by?: string };
 }
 /** A notification name. */
 export type NotificationName = keyof NotificationMap;
@@ -46,6 +58,8 @@ export const notificationNames = [
   'roomClosed',
   'gesture',
   'handQueueChanged',
+  'removed',
+  'mutedByHost',
 ] as const satisfies readonly NotificationName[];
 
 type Unlisted = Exclude<NotificationName, (typeof notificationNames)[number]>;

@@ -46,8 +46,15 @@ export const gestureRequestMethods = [
   'clearHandQueue',
 ] as const satisfies readonly ClientRequestMethod[];
 
+/**
+ * The admin API: what a peer with the `roomAdmin` grant (a lecturer, by
+ * default) may do to others. Hosts have the same on `RoomManager` (`listPeers`,
+ * `removePeer`, `muteProducer`, `closeRoom`).
+ */
+export const adminRequestMethods = ['listPeers', 'removePeer', 'muteProducer', 'endRoom'] as const satisfies readonly ClientRequestMethod[];
+
 /** Every method a client may send. */
-export const requestMethods = [...mediaRequestMethods, ...gestureRequestMethods] as const;
+export const requestMethods = [...mediaRequestMethods, ...gestureRequestMethods, ...adminRequestMethods] as const;
 
 /** Methods the server serves only when the host enables them (off by default); never forward them from untrusted clients. */
 export const hostRequestMethods = ['createPlainTransport', 'connectPlainTransport'] as const satisfies readonly HostRequestMethod[];

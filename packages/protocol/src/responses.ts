@@ -1,3 +1,4 @@
+import type { PeerGrants } from './grants.js';
 import type { HandQueueEntry, MediaKind, MediaSource, PeerInfo, PeerRole, ProducerInfo } from './model.js';
 import type { RequestMethod } from './requests.js';
 import type {
@@ -13,6 +14,19 @@ import type {
 /** An empty reply (`{}`). */
 export type Empty = Record<string, never>;
 
+/** A peer with its media, as the admin API lists it. */
+export interface PeerDetails extends PeerInfo {
+  /** When the peer joined (server clock, ISO 8601). */
+  joinedAt: string;
+  grants: PeerGrants;
+  /** What the peer publishes. */
+  producers: ProducerInfo[];
+  /** How many producers the peer receives. */
+  consumers: number;
+  /** Its WebRTC (and plain) transports. */
+  transports: number;
+}
+
 /** The JSON each request method answers with. */
 export interface ResponseMap {
   getRouterRtpCapabilities: { routerRtpCapabilities: RtpCapabilities };
@@ -24,6 +38,8 @@ export interface ResponseMap {
     peers: PeerInfo[];
     /** The producers already in the room. */
     producers: ProducerInfo[];
+    /** What this peer may do (from its access token or the host's context). */
+    grants: PeerGrants;
   };
   createWebRtcTransport: {
     transportId: string;
@@ -72,6 +88,11 @@ export interface ResponseMap {
   getHandQueue: { queue: HandQueueEntry[] };
   dismissHand: { queue: HandQueueEntry[] };
   clearHandQueue: { queue: HandQueueEntry[] };
+  /** Every peer of the room (the caller included), in join order. */
+  listPeers: { peers: PeerDetails[] };
+  removePeer: Empty;
+  muteProducer: Empty;
+  endRoom: Empty;
 }
 
 /** The reply to method `M`. */

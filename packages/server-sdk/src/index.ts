@@ -9,7 +9,21 @@
  * none of it.
  * @packageDocumentation
  */
-export { RoomManager, type RoomManagerOptions, type RoomManagerEvents } from './rooms/room-manager.js';
+export {
+  RoomManager,
+  type RoomManagerOptions,
+  type RoomManagerEvents,
+  type RoomSummary,
+  type RemovePeerOptions,
+  type MuteProducerOptions,
+} from './rooms/room-manager.js';
+// Access tokens: the host mints them, the SDK verifies them and enforces their grants.
+export { AccessToken, type AccessTokenOptions } from './auth/access-token.js';
+export { TokenVerifier, contextFromToken, type TokenVerifierOptions, type VerifiedToken, type TokenRejection } from './auth/token-verifier.js';
+export type { RoomGrant } from './auth/claims.js';
+export type { SigningKey, AsymmetricKey, AsymmetricAlgorithm } from './auth/keys.js';
+export { tokenDefaultGrants, trustedDefaultGrants } from './auth/grants.js';
+export { methodGrants, type GrantRequirement } from './api/grants.js';
 export type { RoomView, RoomEvents, RoomStats } from './rooms/room.js';
 export type { ServerConsumer, ServerConsumerOptions, ProducerWatch, ProducerChange } from './rooms/server-consumer.js';
 export type {
@@ -40,6 +54,7 @@ export { SUPPORTED_MEDIASOUP_RANGE, isSupportedMediasoupVersion } from './media/
 export {
   requestMethods,
   hostRequestMethods,
+  adminRequestMethods,
   type ClientRequestMethod,
   type HostRequestMethod,
   type RequestMethod,
@@ -58,4 +73,7 @@ export {
   type GestureName,
   type GesturePhase,
   type HandQueueEntry,
+  type PeerGrants,
+  type GrantName,
+  type PeerDetails,
 } from '@lectern/protocol';

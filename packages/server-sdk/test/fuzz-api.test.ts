@@ -197,6 +197,19 @@ const builders: { [M in RequestMethod]: Builder } = {
   getHandQueue: () => ({}),
   dismissHand: (s, caller, pick) => ({ peerId: pickId([...s.joined.keys()].map((id) => ({ id })), pick, (p) => p.id !== caller) }),
   clearHandQueue: () => ({}),
+  listPeers: () => ({}),
+  removePeer: (s, caller, pick) => ({
+    peerId: pickId([...s.joined.keys()].map((id) => ({ id })), pick, (p) => p.id !== caller),
+    ...(pick % 3 === 0 ? { reason: 'fuzzed out' } : {}),
+    ...(pick % 4 === 1 ? { ban: true } : {}),
+    ...(pick % 8 === 5 ? { ban: true, banSeconds: 1 } : {}),
+  }),
+  muteProducer: (s, caller, pick) => ({
+    producerId: pickId(s.producers, pick, (p) => p.peerId !== caller),
+    ...(pick % 2 ? { close: true } : {}),
+    ...(pick % 3 === 0 ? { reason: 'quiet, please' } : {}),
+  }),
+  endRoom: (_s, _c, pick) => (pick % 2 ? {} : { reason: 'the fuzzer ends it' }),
 };
 
 // ---------------------------------------------------------------- calling and checking
@@ -299,7 +312,7 @@ async function scenario(): Promise<{ s: RunState; captured: Captured[] }> {
   await ok('lecturer', 'connectPlainTransport', { transportId: plain, ip: '127.0.0.1', port: 9 });
   const s1Send = (await ok('s1', 'createWebRtcTransport', { direction: 'send' })).transportId!;
   await ok('s1', 'createWebRtcTransport', { direction: 'recv' });
-  await ok('s1', 'produce', { transportId: s1Send, kind: 'audio', source: 'microphone', rtpParameters: opus(4444) });
+  const s1Producer = (await ok('s1', 'produce', { transportId: s1Send, kind: 'audio', source: 'microphone', rtpParameters: opus(4444) })).producerId!;
   const s1Mic = (await ok('s1', 'consume', { producerId: mic })).consumerId!;
   const s1Cam = (await ok('s1', 'consume', { producerId: cam })).consumerId!;
   await ok('s1', 'resumeConsumer', { consumerId: s1Cam });
@@ -318,6 +331,17 @@ async function scenario(): Promise<{ s: RunState; captured: Captured[] }> {
   await ok('lecturer', 'dismissHand', { peerId: 's1' });
   await ok('s2', 'raiseHand', {});
   await ok('lecturer', 'clearHandQueue', {});
+  // The admin API: list, mute a student, remove one (who joins again), end a room of its own.
+  await ok('lecturer', 'listPeers', {});
+  await ok('lecturer', 'muteProducer', { producerId: s1Producer, reason: 'quiet, please' });
+  await ok('lecturer', 'removePeer', { peerId: 's2', reason: 'the scenario removes s2' });
+  await ok('s2', 'join', { rtpCapabilities: caps, displayName: 's2' });
+  const ending = { roomId: `${s.roomId}-end`, peerId: 'lecturer', role: 'lecturer' };
+  for (const [method, data] of [['join', { rtpCapabilities: caps }], ['endRoom', { reason: 'the scenario ends it' }]] as const) {
+    const outcome = await call(undefined, ending, method, data);
+    if (outcome.status === 'rejected') assert.fail(`scenario: ${method} in ${ending.roomId} failed: ${show(outcome.reason)}`);
+  }
+  captured.push({ method: 'endRoom', peer: 'lecturer', data: { reason: 'the scenario ends it' } });
   const goneSend = (await ok('gone', 'createWebRtcTransport', { direction: 'send' })).transportId!;
   await ok('gone', 'produce', { transportId: goneSend, kind: 'audio', source: 'microphone', rtpParameters: opus(5555) });
   await ok('gone', 'leave', {});
@@ -456,9 +480,20 @@ const whoArb: fc.Arbitrary<Who> = fc.oneof(
       kind: fc.constant('tweaked' as const),
       peer: peerArb,
       patch: fc.dictionary(
-        fc.constantFrom('roomId', 'peerId', 'role', 'roomOptions', '__proto__'),
+        fc.constantFrom('roomId', 'peerId', 'role', 'roomOptions', 'grants', 'displayName', '__proto__'),
         fc.oneof(
           value,
+          // Grants a host may state (some valid, some not): what they allow is checked by the dispatch table.
+          fc.record(
+            {
+              canPublish: fc.subarray(['microphone', 'camera', 'screen', 'screen-audio', 'hologram']),
+              canSubscribe: fc.boolean(),
+              canRaiseHand: fc.boolean(),
+              roomAdmin: fc.boolean(),
+              plainTransport: fc.boolean(),
+            },
+            { requiredKeys: [] },
+          ),
           fc.constantFrom('other-room', 'new-peer', 'admin', 'a'.repeat(64), 'a'.repeat(65)),
           fc.dictionary(
             fc.constantFrom('maxTransportsPerRouter', 'studentMedia', 'maxPeers', 'mediaCodecs', 'activeSpeaker', '__proto__'),

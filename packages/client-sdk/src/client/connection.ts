@@ -45,7 +45,7 @@ export class Connection implements ConnectionNotifications, SessionObserver {
     private readonly settings: ConnectionSettings,
   ) {
     this.#rejoin = new RejoinController(settings.rejoin);
-    this.notifications = new NotificationRouter(ctx, parts.remote, parts.subscriptions, this);
+    this.notifications = new NotificationRouter(ctx, parts.remote, parts.subscriptions, this, parts.publications);
   }
 
   async join(options: JoinOptions): Promise<JoinResult> {
@@ -111,6 +111,12 @@ export class Connection implements ConnectionNotifications, SessionObserver {
     this.#rejoin.cancel();
     this.teardown();
     this.ctx.setState('disconnected', 'room-closed');
+  }
+
+  removed(): void {
+    this.#rejoin.cancel();
+    this.teardown();
+    this.ctx.setState('disconnected', 'removed');
   }
 
   iceGaveUp(_session: MediaSession, reason: IceGiveUpReason): void {

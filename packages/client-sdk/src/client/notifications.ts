@@ -1,5 +1,6 @@
 import { isNotificationName, type NotificationMap, type NotificationName } from '@lectern/protocol';
 import { LecternClientError } from '../errors.js';
+import type { Publications } from './publications.js';
 import type { RemoteState } from './remote-state.js';
 import type { SessionContext } from './session.js';
 import type { Subscriptions } from './subscriptions.js';
@@ -10,6 +11,8 @@ export interface ConnectionNotifications {
   reconnectRequired(): void;
   /** `roomClosed`: the room is gone. */
   roomClosed(): void;
+  /** `removed`: a lecturer or the host took this peer out of the room (no rejoin). */
+  removed(): void;
 }
 
 /**
@@ -28,6 +31,7 @@ export class NotificationRouter {
     private readonly remote: RemoteState,
     private readonly subscriptions: Subscriptions,
     private readonly connection: ConnectionNotifications,
+    private readonly publications: Publications,
   ) {}
 
   /**
@@ -41,14 +45,15 @@ export class NotificationRouter {
       this.connection.reconnectRequired();
       return true;
     }
-    // roomClosed ends the join in flight too, so it never waits.
-    if (this.#buffered && name !== 'roomClosed') {
+    // roomClosed and removed end the join in flight too, so they never wait.
+    const ending = name === 'roomClosed' || name === 'removed';
+    if (this.#buffered && !ending) {
       this.#buffered.push([name, data]);
       return true;
     }
     // Not joined (left, or between rejoin attempts): the next join's snapshot has the current state.
-    if (!this.ctx.session && name !== 'roomClosed') return true;
-    if (name === 'roomClosed' && this.ctx.state === 'disconnected') return true;
+    if (!this.ctx.session && !ending) return true;
+    if (ending && this.ctx.state === 'disconnected') return true;
     this.dispatch(name, data);
     return true;
   }
@@ -133,9 +138,36 @@ export class NotificationRouter {
         this.ctx.emit('activeSpeaker', { peerId, producerId });
         return;
       }
-      case 'roomClosed':
+      case 'roomClosed': {
+        const { reason } = raw as NotificationMap['roomClosed'];
+        this.ctx.emit('roomClosed', typeof reason === 'string' ? { reason } : {});
         this.connection.roomClosed();
         return;
+      }
+      case 'removed': {
+        const { reason, banned, bannedUntil, by } = raw as NotificationMap['removed'];
+        this.ctx.emit('removed', {
+          reason: String(reason),
+          banned: banned === true,
+          ...(typeof bannedUntil === 'string' ? { bannedUntil } : {}),
+          ...(typeof by === 'string' ? { by } : {}),
+        });
+        this.connection.removed();
+        return;
+      }
+      case 'mutedByHost': {
+        const { producerId, closed, reason, by } = raw as NotificationMap['mutedByHost'];
+        const publication = this.publications.mutedByHost(producerId, closed === true);
+        if (!publication) return; // not (or no longer) this client's producer
+        this.ctx.emit('mutedByHost', {
+          source: publication.source,
+          producerId,
+          closed: closed === true,
+          ...(typeof reason === 'string' ? { reason } : {}),
+          ...(typeof by === 'string' ? { by } : {}),
+        });
+        return;
+      }
       case 'gesture':
         this.ctx.emit('gesture', { ...(raw as NotificationMap['gesture']) });
         return;

@@ -126,6 +126,30 @@ export class Publications {
   }
 
   /**
+   * A lecturer or the host paused (or closed) one of this client's producers on
+   * the server: the publication follows without asking the server again.
+   * Paused: `paused` becomes true and the app may resume it. Closed: the
+   * publication ends (`localTrackUnpublished`, reason `closed-by-host`).
+   * Undefined when `producerId` is not a current producer of this client.
+   */
+  mutedByHost(producerId: string, closed: boolean): LocalTrackPublication | undefined {
+    const publication = [...this.local.values()].find((p) => p.producer !== undefined && p.producer.id === producerId);
+    if (!publication) return undefined;
+    const producer = publication.producer!;
+    if (closed) {
+      this.local.delete(publication.source);
+      publication.producer = undefined;
+      if (!producer.closed) producer.close();
+      if (publication.ownedByClient) publication.track.stop();
+      this.ctx.emit('localTrackUnpublished', { source: publication.source, track: publication.track, reason: 'closed-by-host' });
+    } else if (!publication.paused) {
+      publication.paused = true;
+      if (!producer.closed) producer.pause();
+    }
+    return publication;
+  }
+
+  /**
    * After a rejoin: sends every publication again on the new session. One the
    * room no longer allows (or whose track died) is dropped and reported;
    * anything else fails the rejoin attempt.

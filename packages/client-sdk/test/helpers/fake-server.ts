@@ -59,6 +59,13 @@ export class FakeServer {
           routerRtpCapabilities: testFakeParameters.generateRouterRtpCapabilities(),
           peers: this.peers,
           producers: this.producers,
+          grants: {
+            canPublish: ['microphone', 'camera', 'screen', 'screen-audio'],
+            canSubscribe: true,
+            canRaiseHand: true,
+            roomAdmin: this.role === 'lecturer',
+            plainTransport: false,
+          },
         } satisfies ResponseMap['join'];
       case 'createWebRtcTransport': {
         const t = testFakeParameters.generateTransportRemoteParameters();

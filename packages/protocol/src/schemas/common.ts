@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PeerGrants } from '../grants.js';
 import { gestureNames, gesturePhases, mediaSources, peerRoles } from '../model.js';
 
 // Sizes are bounded everywhere (strings, arrays, appData) so a hostile payload
@@ -17,3 +18,18 @@ export const mediaSourceSchema = z.enum(mediaSources);
 export const gestureNameSchema = z.enum(gestureNames);
 export const gesturePhaseSchema = z.enum(gesturePhases);
 export const mediaKindSchema = z.enum(['audio', 'video']);
+
+/** A partial {@link PeerGrants} (what a token or a host context may state; the rest comes from defaults). */
+export const peerGrantsSchema = z
+  .object({
+    canPublish: z.array(mediaSourceSchema).max(mediaSources.length),
+    canSubscribe: z.boolean(),
+    canRaiseHand: z.boolean(),
+    roomAdmin: z.boolean(),
+    plainTransport: z.boolean(),
+  })
+  .partial()
+  .strict();
+// Compile-time: the schema names exactly the grants of PeerGrants, with their types.
+const grantsMatch: [Required<z.output<typeof peerGrantsSchema>>, PeerGrants] extends [PeerGrants, Required<z.output<typeof peerGrantsSchema>>] ? true : never = true;
+void grantsMatch;

@@ -5,6 +5,6 @@
  * SDK does not import this entry point, so it carries no validator.
  * @packageDocumentation
  */
-export { idSchema, appDataSchema, peerRoleSchema, mediaSourceSchema, gestureNameSchema, gesturePhaseSchema, mediaKindSchema } from './common.js';
+export { idSchema, appDataSchema, peerRoleSchema, mediaSourceSchema, gestureNameSchema, gesturePhaseSchema, mediaKindSchema, peerGrantsSchema } from './common.js';
 export { rtpCapabilitiesSchema, rtpParametersSchema, dtlsParametersSchema } from './rtp.js';
 export { requestSchemas, hostRequestSchemas, allRequestSchemas, plainSrtpCryptoSuiteSchema } from './requests.js';

@@ -8,6 +8,9 @@ import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from
  * request types (`RequestMap` in `@lectern/protocol`) are these schemas' input
  * types, so client and server cannot disagree about a payload.
  */
+/** A reason shown to peers (removal, mute, room end): 1-200 characters. */
+const reasonSchema = z.string().min(1).max(200);
+
 export const requestSchemas = {
   getRouterRtpCapabilities: z.object({}),
   join: z.object({
@@ -55,6 +58,29 @@ export const requestSchemas = {
   getHandQueue: z.object({}).strict(),
   dismissHand: z.object({ peerId: idSchema }).strict(),
   clearHandQueue: z.object({}).strict(),
+  // The admin API (grant roomAdmin: lecturers by default): strict, like the hand queue.
+  listPeers: z.object({}).strict(),
+  removePeer: z
+    .object({
+      peerId: idSchema,
+      /** Shown to the removed peer (`removed` notification). */
+      reason: reasonSchema.optional(),
+      /** Keep the identity out: for the room's lifetime, or `banSeconds` when given. */
+      ban: z.boolean().optional(),
+      /** With `ban`: how long the ban lasts (it then outlives the room); at most 30 days. */
+      banSeconds: z.number().int().min(1).max(30 * 86400).optional(),
+    })
+    .strict()
+    .refine((d) => d.banSeconds === undefined || d.ban === true, { message: 'banSeconds needs ban: true', path: ['banSeconds'] }),
+  muteProducer: z
+    .object({
+      producerId: idSchema,
+      /** Close the producer instead of pausing it (the peer must publish again). Default false: paused, the peer may unmute. */
+      close: z.boolean().optional(),
+      reason: reasonSchema.optional(),
+    })
+    .strict(),
+  endRoom: z.object({ reason: reasonSchema.optional() }).strict(),
 } as const;
 
 /** SRTP crypto suites a plain transport may use (all of mediasoup's; 3.13 failed AEAD_AES_256_GCM, 3.27 does not). */

@@ -1,13 +1,17 @@
 import type { z } from 'zod';
 import { allRequestSchemas } from '@lectern/protocol/schemas';
-import { hostRequestMethods, type ParsedRequest, type PeerRole, type RequestMethod, type ResponseMap } from '@lectern/protocol';
+import { hostRequestMethods, type ParsedRequest, type PeerGrants, type PeerRole, type RequestMethod, type ResponseMap } from '@lectern/protocol';
 import { ErrorCode, LecternError } from '../errors.js';
 import type { Room } from '../rooms/room.js';
 
-/** Who a request comes from (the host vouches for it), after the room was found. */
+/** Who a request comes from (the host or its token vouches for it), after the room was found. */
 export interface Caller {
   peerId: string;
   role: PeerRole | undefined;
+  /** The grants in force: the context's (for `join`) or the joined peer's. */
+  grants: PeerGrants;
+  /** The host's (or token's) display name, for `join`. */
+  displayName: string | undefined;
 }
 
 /**
@@ -45,9 +49,9 @@ export const requestHandlers: { readonly [M in RequestMethod]: MethodHandler<M> 
   join: {
     schema: s.join,
     scope: 'room',
-    run: (room, { peerId, role }, data) => {
+    run: (room, { peerId, role, grants, displayName }, data) => {
       if (!role) return Promise.reject(new LecternError(ErrorCode.INVALID_REQUEST, 'join needs the peer role in the context (from the host)'));
-      return room.serialize(peerId, () => room.join(peerId, role, data));
+      return room.serialize(peerId, () => room.join(peerId, { role, grants, displayName }, data));
     },
   },
   createWebRtcTransport: peer(s.createWebRtcTransport, (room, id, data) => room.createWebRtcTransport(id, data)),
@@ -70,6 +74,19 @@ export const requestHandlers: { readonly [M in RequestMethod]: MethodHandler<M> 
   getHandQueue: peer(s.getHandQueue, (room, id) => room.getHandQueue(id)),
   dismissHand: peer(s.dismissHand, (room, id, data) => room.dismissHand(id, data)),
   clearHandQueue: peer(s.clearHandQueue, (room, id) => room.clearHandQueue(id)),
+  listPeers: peer(s.listPeers, (room, id) => room.listPeers(id)),
+  removePeer: peer(s.removePeer, async (room, id, { peerId, ...options }) => {
+    room.expel(peerId, { ...options, by: id });
+    return {};
+  }),
+  muteProducer: peer(s.muteProducer, async (room, id, { producerId, ...options }) => {
+    await room.muteProducer(producerId, { ...options, by: id });
+    return {};
+  }),
+  endRoom: peer(s.endRoom, async (room, id, { reason }) => {
+    room.close(reason ?? `ended by ${id}`);
+    return {};
+  }),
 };
 
 /** Whether `method` names a method of the request API (own keys only: `__proto__` is not a method). */

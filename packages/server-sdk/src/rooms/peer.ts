@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import type { MediaSource, PeerInfo } from '@lectern/protocol';
+import type { MediaSource, PeerGrants, PeerInfo } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound } from '../errors.js';
 import type { RouterShard } from './shard-set.js';
 
@@ -37,11 +37,15 @@ export class Peer {
   readonly transports = new Map<string, PeerTransport>();
   readonly producers = new Map<string, ProducerEntry>();
   readonly consumers = new Map<string, types.Consumer>();
+  /** When the peer joined. */
+  readonly joinedAt = new Date();
   private isClosed = false;
 
   constructor(
     readonly info: PeerInfo,
     readonly rtpCapabilities: types.RtpCapabilities,
+    /** What the peer may do, fixed at join (the request API checks every method against it). */
+    readonly grants: PeerGrants,
   ) {}
 
   get id(): string {

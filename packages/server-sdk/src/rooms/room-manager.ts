@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { version as mediasoupVersion } from 'mediasoup';
-import type { Notification, RequestMap, RequestMethod, ResponseMap } from '@lectern/protocol';
-import { idSchema, peerRoleSchema } from '@lectern/protocol/schemas';
-import { isHostOnlyMethod, isRequestMethod, requestHandlers, type MethodHandler } from '../api/dispatch.js';
+import type { Notification, PeerDetails, PeerGrants, RequestMap, RequestMethod, ResponseMap } from '@lectern/protocol';
+import { idSchema, peerGrantsSchema, peerRoleSchema } from '@lectern/protocol/schemas';
+import { isHostOnlyMethod, isRequestMethod, requestHandlers, type Caller, type MethodHandler } from '../api/dispatch.js';
+import { assertGranted } from '../api/grants.js';
+import { resolveGrants, trustedDefaultGrants } from '../auth/grants.js';
+import { contextFromToken, TokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { ErrorCode, LecternError, toLecternError, truncate } from '../errors.js';
 import { DEFAULT_MEDIA_CODECS } from '../media/codecs.js';
 import { isSupportedMediasoupVersion, SUPPORTED_MEDIASOUP_RANGE } from '../media/mediasoup-version.js';
@@ -10,6 +13,7 @@ import { LecternMetrics, type MetricsOptions } from '../metrics/metrics.js';
 import { assertRateLimit, rateLimited, TokenBuckets, type RateLimit } from '../util/token-bucket.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
+import { BanList } from './ban-list.js';
 import { Room, type RoomEvents, type RoomStats, type RoomView } from './room.js';
 import type { PeerContext, PeerLimits, PlainTransportSettings, RoomOptions, WebRtcTransportSettings } from './types.js';
 
@@ -59,6 +63,41 @@ export interface RoomManagerOptions {
    */
   requestRateLimit?: Partial<RateLimit> | false;
   metrics?: MetricsOptions;
+  /**
+   * Access tokens: how {@link RoomManager.verifyToken} and
+   * {@link RoomManager.handleWithToken} check them (a {@link TokenVerifier} or
+   * its options: the HS256 secret and/or public keys, issuer, audience, clock
+   * tolerance). Without it those two refuse with INVALID_CONFIG; the trusted
+   * {@link RoomManager.handle} works either way.
+   */
+  auth?: TokenVerifier | TokenVerifierOptions;
+}
+
+/** A room as the host's admin view lists it ({@link RoomManager.listRooms}). */
+export interface RoomSummary {
+  roomId: string;
+  peers: number;
+  /** Lecturers in the room, by peer id. */
+  lecturers: string[];
+  producers: number;
+  consumers: number;
+  routers: number;
+}
+
+/** Options of {@link RoomManager.removePeer}. */
+export interface RemovePeerOptions {
+  /** Shown to the removed peer (`removed` notification). Default "removed by the host". */
+  reason?: string;
+  /** Keep the identity out: for the room's lifetime, or `banSeconds` (then past the room's closing). */
+  ban?: boolean;
+  banSeconds?: number;
+}
+
+/** Options of {@link RoomManager.muteProducer}. */
+export interface MuteProducerOptions {
+  /** Close the producer instead of pausing it. Default false. */
+  close?: boolean;
+  reason?: string;
 }
 
 /** Manager-level events: everything a room emits, tagged with its id, plus the pool's. */
@@ -98,6 +137,9 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   /** Request budgets by `${roomId} ${peerId}` (ids never contain a space); undefined when the limit is off. */
   private readonly requestBudgets: TokenBuckets<string> | undefined;
   private readonly budgetSweep: NodeJS.Timeout | undefined;
+  /** Identities kept out of rooms (`removePeer` with `ban`). */
+  private readonly bans = new BanList();
+  private readonly verifier: TokenVerifier | undefined;
   private closed = false;
 
   private constructor(
@@ -129,6 +171,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       enabled: options.plainTransport?.enabled === true,
       listenInfo: options.plainTransport?.listenInfo ?? { protocol: 'udp', ip: '127.0.0.1' },
     };
+    this.verifier = options.auth === undefined || options.auth instanceof TokenVerifier ? options.auth : new TokenVerifier(options.auth);
     const rate = resolveRequestRateLimit(options, this.limits.maxConsumersPerPeer);
     if (rate) {
       this.requestBudgets = new TokenBuckets<string>(rate);
@@ -151,6 +194,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     }
     // Refused before any worker starts: nothing to clean up.
     resolveRequestRateLimit(options, options.limits?.maxConsumersPerPeer ?? DEFAULT_LIMITS.maxConsumersPerPeer);
+    if (options.auth !== undefined && !(options.auth instanceof TokenVerifier)) new TokenVerifier(options.auth);
     const pool = await WorkerPool.create(options.workers);
     const manager = new RoomManager(pool, new LecternMetrics(options.metrics), options);
     manager.metrics.bind(manager);
@@ -163,12 +207,43 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    * only with {@link LecternError} (send `error.toJSON()` to the client).
    */
   handle(context: PeerContext, method: string, data: unknown): Promise<unknown> {
-    return this.measured(context, method, async () => {
-      const ctx = this.accept(context);
-      if (method !== 'leave') this.takeRequestBudget(ctx);
-      if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${printable(method)}`);
-      return this.dispatch(ctx, method, data);
-    });
+    return this.measured(context, method, () => this.run(this.accept(context), method, data));
+  }
+
+  /**
+   * Verifies an access token ({@link AccessToken}) with the manager's
+   * {@link RoomManagerOptions.auth} and returns the request context it stands
+   * for: room, peer id (the token's identity), role, display name and grants.
+   * Verify once per connection and pass the context to {@link handle}; or call
+   * {@link handleWithToken} for every request. With `roomId`, the token must be
+   * for that room. A banned identity is refused here already.
+   * @throws {LecternError} `UNAUTHORIZED` (bad, expired, not yet valid, wrong
+   *   issuer / audience / room; `details.reason`), `FORBIDDEN` (banned),
+   *   `INVALID_CONFIG` (no `auth` configured).
+   */
+  async verifyToken(token: string, expect: { roomId?: string } = {}): Promise<PeerContext> {
+    this.assertOpen();
+    if (!this.verifier) throw new LecternError(ErrorCode.INVALID_CONFIG, 'access tokens need RoomManagerOptions.auth');
+    const context = contextFromToken(await this.verifier.verify(token, expect));
+    if (this.bans.isBanned(context.roomId, context.peerId)) {
+      throw new LecternError(ErrorCode.FORBIDDEN, `${context.peerId} is banned from room ${context.roomId}`, { reason: 'banned' });
+    }
+    return context;
+  }
+
+  /**
+   * {@link handle} for the context a token stands for ({@link verifyToken}
+   * runs first, for every request: an expired token stops working at once).
+   */
+  handleWithToken(token: string, method: string, data: unknown): Promise<unknown> {
+    return this.measured(undefined, method, async () => this.run(this.accept(await this.verifyToken(token)), method, data));
+  }
+
+  /** One request of an accepted context: the budget, the method, then {@link dispatch}. */
+  private async run(ctx: PeerContext, method: string, data: unknown): Promise<unknown> {
+    if (method !== 'leave') this.takeRequestBudget(ctx);
+    if (!isRequestMethod(method)) throw new LecternError(ErrorCode.UNKNOWN_METHOD, `unknown method: ${printable(method)}`);
+    return this.dispatch(ctx, method, data);
   }
 
   /** The typed form of {@link handle} for hosts calling from TypeScript. */
@@ -204,9 +279,55 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     return [...this.rooms.keys()];
   }
 
-  /** Closes a room: every peer gets `roomClosed`, every router closes. */
-  closeRoom(roomId: string): void {
-    this.rooms.get(roomId)?.close();
+  /** Closes a room: every peer gets `roomClosed` (with `reason` when given), every router closes. */
+  closeRoom(roomId: string, options: { reason?: string } = {}): void {
+    this.rooms.get(roomId)?.close(options.reason);
+  }
+
+  // ---------------------------------------------------------------- the host's admin API
+
+  /** Every open room with its counts. */
+  listRooms(): RoomSummary[] {
+    return [...this.rooms.values()].map((room) => {
+      const stats = room.stats();
+      return {
+        roomId: room.id,
+        peers: stats.peers,
+        lecturers: room.peerDetails().filter((p) => p.role === 'lecturer').map((p) => p.peerId),
+        producers: stats.producers,
+        consumers: stats.consumers,
+        routers: stats.routers.length,
+      };
+    });
+  }
+
+  /** A room's peers with their grants and media, in join order. NOT_FOUND for a room that is not open. */
+  listPeers(roomId: string): PeerDetails[] {
+    return this.requireRoom(roomId).peerDetails();
+  }
+
+  /**
+   * Removes a peer from its room: it gets `removed` (reason, banned), its
+   * transports close, the others get `peerLeft` with reason `removed`. With
+   * `ban`, it cannot join again (any token of that identity is FORBIDDEN) for
+   * the room's lifetime or `banSeconds`. The host should also close the
+   * peer's signaling once the notification is sent (the manager emits
+   * `peerLeft` with reason `removed`).
+   */
+  removePeer(roomId: string, peerId: string, options: RemovePeerOptions = {}): void {
+    this.requireRoom(roomId).expel(peerId, options);
+  }
+
+  /** Pauses (or with `close`, closes) a peer's producer; its owner gets `mutedByHost`. */
+  async muteProducer(roomId: string, producerId: string, options: MuteProducerOptions = {}): Promise<void> {
+    await this.requireRoom(roomId).muteProducer(producerId, options);
+  }
+
+  private requireRoom(roomId: string): Room {
+    this.assertOpen();
+    const room = this.rooms.get(roomId);
+    if (!room) throw new LecternError(ErrorCode.NOT_FOUND, `room not found: ${printable(roomId)}`);
+    return room;
   }
 
   /** Closes every room and every worker. Idempotent. */
@@ -215,6 +336,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     this.closed = true;
     clearInterval(this.budgetSweep);
     this.requestBudgets?.clear();
+    this.bans.clear();
     for (const timer of this.emptyTimers.values()) clearTimeout(timer);
     this.emptyTimers.clear();
     for (const room of [...this.rooms.values()]) room.close();
@@ -251,17 +373,24 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
         issues: parsed.error.issues.slice(0, 5).map((i) => ({ path: issuePath(i), message: truncate(i.message, 200) })),
       });
     }
-    const caller = { peerId: ctx.peerId, role: ctx.role };
     if (handler.scope === 'room') {
+      // Before the peer joined: the grants the context states (a token's), over the role's defaults.
+      const grants = resolveGrants(trustedDefaultGrants(ctx.role ?? 'student'), ctx.grants);
+      assertGranted(method, grants, parsed.data);
       const room = await this.getOrCreateRoom(ctx.roomId, ctx.roomOptions);
-      return handler.run(room, caller, parsed.data);
+      return handler.run(room, this.caller(ctx, grants), parsed.data);
     }
     const room = this.rooms.get(ctx.roomId);
     if (!room) throw new LecternError(ErrorCode.NOT_FOUND, `room not found: ${ctx.roomId}`);
-    if (!room.hasPeer(ctx.peerId)) {
-      throw new LecternError(ErrorCode.NOT_FOUND, `peer not found (join first): ${ctx.peerId}`);
-    }
-    return room.serialize(ctx.peerId, () => handler.run(room, caller, parsed.data));
+    const grants = room.peerGrants(ctx.peerId);
+    if (!grants) throw new LecternError(ErrorCode.NOT_FOUND, `peer not found (join first): ${ctx.peerId}`);
+    // A joined peer's requests: the grants it joined with (a later context cannot widen them).
+    assertGranted(method, grants, parsed.data);
+    return room.serialize(ctx.peerId, () => handler.run(room, this.caller(ctx, grants), parsed.data));
+  }
+
+  private caller(ctx: PeerContext, grants: PeerGrants): Caller {
+    return { peerId: ctx.peerId, role: ctx.role, grants, displayName: ctx.displayName };
   }
 
   private async createRoom(roomId: string, overrides: Partial<RoomOptions>): Promise<Room> {
@@ -273,6 +402,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       limits: this.limits,
       transport: this.transport,
       plainTransport: this.plainTransport,
+      bans: this.bans,
     });
     if (this.closed) {
       room.close();
@@ -324,7 +454,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   }
 
   /** Times a request and reports how it ended (the `requestCompleted` / `requestFailed` events metrics and logs use). */
-  private async measured<T>(context: PeerContext, method: string, run: () => Promise<T>): Promise<T> {
+  private async measured<T>(context: PeerContext | undefined, method: string, run: () => Promise<T>): Promise<T> {
     const started = performance.now();
     const label = isRequestMethod(method) ? method : 'unknown';
     try {
@@ -387,6 +517,8 @@ const contextSchema = z.object({
   peerId: idSchema,
   role: peerRoleSchema.optional(),
   roomOptions: z.record(z.string(), z.unknown()).optional(),
+  grants: peerGrantsSchema.optional(),
+  displayName: z.string().max(128).optional(),
 });
 
 /** The context comes from the host, but a host bug must still give a typed error. */

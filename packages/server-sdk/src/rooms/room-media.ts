@@ -213,6 +213,18 @@ export class RoomMedia {
     return { producerId: producer.id };
   }
 
+  /** Any producer of the room (the admin API acts on other peers' producers). */
+  producer(producerId: string): ProducerEntry {
+    return lookup(this.producers, producerId, 'producer');
+  }
+
+  /** A host or lecturer pauses a peer's producer: the others hear `producerPaused` unless it was paused already. */
+  async pauseForHost(entry: ProducerEntry): Promise<void> {
+    if (entry.producer.paused) return;
+    await this.ctx.call(entry.producer.pause(), 'pauseProducer');
+    this.ctx.notify(this.ctx.othersThan(entry.peer.id), 'producerPaused', { producerId: entry.producer.id });
+  }
+
   async closeProducer(peer: Peer, data: ParsedRequest<'closeProducer'>): Promise<ResponseMap['closeProducer']> {
     peer.producer(data.producerId).producer.close();
     return {};

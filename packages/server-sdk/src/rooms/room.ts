@@ -6,12 +6,14 @@ import type {
   NotificationMap,
   NotificationName,
   ParsedRequest,
+  PeerDetails,
+  PeerGrants,
   PeerInfo,
   PeerRole,
   ProducerInfo,
   ResponseMap,
 } from '@lectern/protocol';
-import { ErrorCode, forbidden, LecternError, notFound } from '../errors.js';
+import { ErrorCode, LecternError, notFound } from '../errors.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { HandQueue } from './hand-queue.js';
@@ -67,6 +69,8 @@ export interface RoomView {
   hasPeer(peerId: string): boolean;
   /** A joined peer as other peers see it. */
   peerInfo(peerId: string): PeerInfo | undefined;
+  /** Every joined peer with its grants and media, in join order. */
+  peerDetails(): PeerDetails[];
   /** Producers in the room, as peers see them. */
   producerInfos(): ProducerInfo[];
   /** The raised-hand queue, oldest first. */
@@ -169,6 +173,22 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     return this.peers.get(peerId)?.info;
   }
 
+  /** A joined peer's grants (what the request API checks its requests against). */
+  peerGrants(peerId: string): PeerGrants | undefined {
+    return this.peers.get(peerId)?.grants;
+  }
+
+  peerDetails(): PeerDetails[] {
+    return [...this.peers.values()].map((peer) => ({
+      ...peer.info,
+      joinedAt: peer.joinedAt.toISOString(),
+      grants: { ...peer.grants, canPublish: [...peer.grants.canPublish] },
+      producers: this.media.producerInfos().filter((p) => p.peerId === peer.id),
+      consumers: peer.consumers.size,
+      transports: peer.transports.size,
+    }));
+  }
+
   get routerRtpCapabilities(): types.RtpCapabilities {
     return this.shards.routerRtpCapabilities;
   }
@@ -192,21 +212,39 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
 
   // ---------------------------------------------------------------- requests: membership
 
-  async join(peerId: string, role: PeerRole, data: ParsedRequest<'join'>): Promise<ResponseMap['join']> {
+  /**
+   * Joins (or re-joins, replacing the previous session of the same id) with the
+   * role and grants the host or its token decided; `displayName` from the host
+   * wins over the client's. A banned identity is FORBIDDEN.
+   */
+  async join(
+    peerId: string,
+    who: { role: PeerRole; grants: PeerGrants; displayName?: string | undefined },
+    data: ParsedRequest<'join'>,
+  ): Promise<ResponseMap['join']> {
     this.assertOpen();
+    const { role, grants } = who;
+    if (this.deps.bans.isBanned(this.id, peerId)) {
+      throw new LecternError(ErrorCode.FORBIDDEN, `${peerId} is banned from room ${this.id}`, { reason: 'banned' });
+    }
     const existing = this.peers.get(peerId);
     if (existing) this.removePeer(existing, 'replaced');
     if (this.peers.size >= this.options.maxPeers) {
       throw new LecternError(ErrorCode.ROOM_FULL, `room ${this.id} is full (${this.options.maxPeers} peers)`);
     }
     await this.shards.ensureRouter();
+    // Banned while the router was being made (a lecturer removed this id meanwhile): still out.
+    if (this.deps.bans.isBanned(this.id, peerId)) {
+      throw new LecternError(ErrorCode.FORBIDDEN, `${peerId} is banned from room ${this.id}`, { reason: 'banned' });
+    }
+    const displayName = who.displayName ?? data.displayName;
     const info: PeerInfo = {
       peerId,
       role,
-      ...(data.displayName !== undefined ? { displayName: data.displayName } : {}),
+      ...(displayName !== undefined ? { displayName } : {}),
       appData: data.appData ?? {},
     };
-    const peer = new Peer(info, data.rtpCapabilities as types.RtpCapabilities);
+    const peer = new Peer(info, data.rtpCapabilities as types.RtpCapabilities, grants);
     this.peers.set(peerId, peer);
     this.notify(this.othersThan(peerId), 'peerJoined', info);
     this.safeEmit('peerJoined', info);
@@ -216,6 +254,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
       routerRtpCapabilities: this.routerRtpCapabilities,
       peers: [...this.peers.values()].filter((p) => p !== peer).map((p) => p.info),
       producers: this.producerInfos(),
+      grants: { ...grants, canPublish: [...grants.canPublish] },
     };
   }
 
@@ -318,22 +357,76 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     return { queue: this.hands.snapshot() };
   }
 
-  /** Lecturers only: takes one peer's hand out of the queue (NOT_FOUND if it is not there). */
+  /** Grant `roomAdmin` (checked by the request API): takes one peer's hand out of the queue (NOT_FOUND if it is not there). */
   async dismissHand(peerId: string, data: ParsedRequest<'dismissHand'>): Promise<ResponseMap['dismissHand']> {
-    this.assertLecturer(this.peer(peerId), 'dismiss raised hands');
+    this.peer(peerId);
     if (!this.hands.lower(data.peerId)) throw notFound('raised hand of peer', data.peerId);
     return { queue: this.hands.snapshot() };
   }
 
-  /** Lecturers only: empties the queue. */
+  /** Grant `roomAdmin` (checked by the request API): empties the queue. */
   async clearHandQueue(peerId: string): Promise<ResponseMap['clearHandQueue']> {
-    this.assertLecturer(this.peer(peerId), 'clear the hand queue');
+    this.peer(peerId);
     this.hands.clear();
     return { queue: [] };
   }
 
   handQueueSnapshot(): HandQueueEntry[] {
     return this.hands.snapshot();
+  }
+
+  // ---------------------------------------------------------------- admin (grant roomAdmin, or the host)
+
+  /** Every peer with its media (the admin API's `listPeers`). */
+  async listPeers(peerId: string): Promise<ResponseMap['listPeers']> {
+    this.peer(peerId);
+    return { peers: this.peerDetails() };
+  }
+
+  /**
+   * Removes a peer: it hears `removed` (with the reason, and whether it is
+   * banned), its transports close (and with them its producers and consumers),
+   * the others hear `peerLeft` with reason `removed`. With `ban`, the identity
+   * cannot join again for the room's lifetime or `banSeconds`. `by` is the
+   * acting peer (absent when the host acts); a peer cannot remove itself.
+   */
+  expel(target: string, options: { reason?: string | undefined; ban?: boolean | undefined; banSeconds?: number | undefined; by?: string | undefined }): void {
+    this.assertOpen();
+    if (options.by === target) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot remove itself (leave instead)');
+    const peer = lookup(this.peers, target, 'peer');
+    const banned = options.ban === true ? this.deps.bans.ban(this.id, target, options.banSeconds) : undefined;
+    this.notify([target], 'removed', {
+      reason: options.reason ?? (options.by ? `removed by ${options.by}` : 'removed by the host'),
+      banned: banned !== undefined,
+      ...(banned?.until ? { bannedUntil: banned.until.toISOString() } : {}),
+      ...(options.by ? { by: options.by } : {}),
+    });
+    this.removePeer(peer, 'removed');
+  }
+
+  /**
+   * Pauses (default) or closes another peer's producer: a lecturer muting a
+   * student. The owner hears `mutedByHost`; the others `producerPaused` or
+   * `producerClosed` as for the owner's own pause or close. A paused producer
+   * may be resumed by its owner.
+   */
+  async muteProducer(producerId: string, options: { close?: boolean | undefined; reason?: string | undefined; by?: string | undefined }): Promise<void> {
+    this.assertOpen();
+    const entry = this.media.producer(producerId);
+    const owner = entry.peer.id;
+    const notice: NotificationMap['mutedByHost'] = {
+      producerId,
+      source: entry.source,
+      closed: options.close === true,
+      ...(options.reason !== undefined ? { reason: options.reason } : {}),
+      ...(options.by !== undefined ? { by: options.by } : {}),
+    };
+    if (options.close === true) {
+      entry.producer.close(); // observer 'close' → forgetProducer → producerClosed to the others
+    } else {
+      await this.media.pauseForHost(entry);
+    }
+    this.notify([owner], 'mutedByHost', notice);
   }
 
   // ---------------------------------------------------------------- server-side consumers
@@ -349,8 +442,8 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Closes every router (and so everything on them) and tells the peers. Idempotent. */
-  close(): void {
+  /** Closes every router (and so everything on them) and tells the peers (`roomClosed`, with `reason` if given). Idempotent. */
+  close(reason?: string): void {
     if (this.closed) return;
     const peerIds = [...this.peers.keys()];
     this.closed = true;
@@ -360,7 +453,8 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     this.hands.discard();
     this.shards.close();
     this.media.producers.clear();
-    this.notify(peerIds, 'roomClosed', { roomId: this.id });
+    this.notify(peerIds, 'roomClosed', { roomId: this.id, ...(reason !== undefined ? { reason } : {}) });
+    this.deps.bans.roomClosed(this.id);
     this.safeEmit('close', { roomId: this.id });
   }
 
@@ -419,10 +513,6 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     const event = { peerId: entry.peer.id, producerId };
     this.notify([...this.peers.keys()], 'activeSpeaker', event);
     this.safeEmit('activeSpeaker', event);
-  }
-
-  private assertLecturer(peer: Peer, what: string): void {
-    if (peer.info.role !== 'lecturer') throw forbidden(`only lecturers may ${what}`);
   }
 
   private peer(peerId: string): Peer {

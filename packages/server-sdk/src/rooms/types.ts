@@ -1,6 +1,7 @@
 import type { types } from 'mediasoup';
-import type { PeerRole } from '@lectern/protocol';
+import type { PeerGrants, PeerRole } from '@lectern/protocol';
 import type { WorkerPool } from '../workers/worker-pool.js';
+import type { BanList } from './ban-list.js';
 
 /** What students may publish in a room: nothing, their microphone, or anything. */
 export type StudentMediaPolicy = 'off' | 'audio' | 'all';
@@ -58,12 +59,26 @@ export interface PlainTransportSettings {
   listenInfo: types.TransportListenInfo;
 }
 
-/** The trusted identity of the peer a request comes from, supplied by the host. */
+/**
+ * The identity of the peer a request comes from: supplied by a host that does
+ * its own auth (trusted as given), or derived from a verified access token
+ * (`RoomManager.verifyToken`).
+ */
 export interface PeerContext {
   roomId: string;
   peerId: string;
   /** Required by `join`; ignored afterwards (a peer keeps its role). */
   role?: PeerRole;
+  /**
+   * What the peer may do, fixed at `join` (later requests use the joined
+   * peer's grants). Unstated grants take the role's defaults for trusted
+   * contexts: every source (the room's `studentMedia` policy decides),
+   * subscribe, raise hand, plain transports (when the host enabled them), and
+   * `roomAdmin` for lecturers. A token's context states them all.
+   */
+  grants?: Partial<PeerGrants>;
+  /** The display name other peers see; overrides the one the client sends in `join`. */
+  displayName?: string;
   /** Options used if this request creates the room. */
   roomOptions?: Partial<RoomOptions>;
 }
@@ -75,4 +90,6 @@ export interface RoomDeps {
   limits: PeerLimits;
   transport: WebRtcTransportSettings;
   plainTransport: PlainTransportSettings;
+  /** The manager's bans (`removePeer` with `ban`). */
+  bans: BanList;
 }
