@@ -2,13 +2,13 @@
 // are this example's, not Lectern's): transcription control and the end of the
 // lecture. Each answers one peer's request; errors are LecternErrors with the
 // protocol's codes, like the SDK's.
-import { ErrorCode, LecternError, type PeerRole, type RoomManager } from '@lectern/server-sdk';
+import { ErrorCode, LecternError, type PeerContext, type PeerRole, type RoomManager } from '@lectern/server-sdk';
 import type { LectureTranscription, TranscriptionService } from '@lectern/server-sdk/transcription';
 import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
 import type { Logger } from './log.js';
 
-/** Who sent the request (the signaling vouches for it). */
-export interface Caller {
+/** Who sent the request: the context of the connection's verified access token (role always set). */
+export interface Caller extends PeerContext {
   roomId: string;
   peerId: string;
   role: PeerRole;
@@ -91,7 +91,7 @@ export function createAppMethods({ manager, transcription, closeRoomConnections,
         }
       }
       // Every peer gets the SDK's roomClosed notification, queued on its socket now.
-      manager.closeRoom(caller.roomId);
+      manager.closeRoom(caller.roomId, { reason: 'the lecturer ended the lecture' });
       return {
         data: summary ? { summary } : {},
         // After the lecturer's reply: ws sends frames in order, so each close frame follows the roomClosed notification.

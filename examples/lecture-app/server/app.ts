@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
@@ -15,6 +16,7 @@ import {
   type TranscriptionServiceOptions,
 } from '@lectern/server-sdk/transcription';
 import { decodePathname, fileUnder, requestTarget } from './http-paths.js';
+import { serveJoin, TOKEN_AUDIENCE } from './join-api.js';
 import type { Logger } from './log.js';
 import { attachSignaling, resolveSignalingLimits, type SignalingLimits } from './signaling.js';
 
@@ -43,6 +45,14 @@ export interface LectureAppOptions {
   signaling?: Partial<SignalingLimits>;
   /** Where errors and refused connections are reported. Default: the console. */
   logger?: Logger;
+  /**
+   * The HS256 secret `/api/join` signs access tokens with and the signaling
+   * verifies them with (at least 32 bytes). Default: random per start (tokens
+   * do not survive a restart; the page fetches a new one when it joins).
+   */
+  tokenSecret?: string;
+  /** Lifetime of the tokens `/api/join` mints, in seconds. Default 600. */
+  tokenTtlSeconds?: number;
 }
 
 export interface LectureApp {
@@ -88,7 +98,9 @@ const TYPES: Record<string, string> = {
 export async function startLectureApp(options: LectureAppOptions): Promise<LectureApp> {
   const logger = options.logger ?? console;
   const limits = resolveSignalingLimits(options.signaling); // refused before anything starts
-  const manager = await RoomManager.create(options.manager ?? {});
+  const tokenSecret = options.tokenSecret ?? randomBytes(32).toString('base64url');
+  const tokenTtlSeconds = options.tokenTtlSeconds ?? 600;
+  const manager = await RoomManager.create({ ...options.manager, auth: { secret: tokenSecret, audience: TOKEN_AUDIENCE } });
   const store = options.redisUrl ? new RedisTranscriptStore({ url: options.redisUrl }) : new MemoryTranscriptStore();
   const transcription = new TranscriptionService(manager, {
     engine: new WhisperApiClient({ baseUrl: options.whisperUrl, ...(options.whisperToken ? { token: options.whisperToken } : {}) }),
@@ -131,6 +143,7 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
     }
     const pathname = `/${decoded.segments.join('/')}`;
     if (pathname === '/metrics') return manager.metrics.handler(req, res);
+    if (pathname === '/api/join' && url) return serveJoin(url, res, tokenSecret, tokenTtlSeconds);
     if (pathname === '/health') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: true, rooms: manager.roomIds.length }));
       return;

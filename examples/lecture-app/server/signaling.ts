@@ -1,12 +1,13 @@
 /**
- * The example's signaling: one WebSocket per peer at `/ws?room=&peer=&role=`.
- * Requests `{id, method, data}` go to `manager.handle()` (or the app methods in
- * `app-methods.ts`); replies are `{id, data}` or `{id, error: {code, message,
- * details?}}` with the protocol's error codes; server notifications are
- * `{notification, data}`.
- *
- * Auth is out of scope here: the role comes from the URL. A real host decides
- * the role from its own session (the SDK never trusts the client for it).
+ * The example's signaling: one WebSocket per peer at `/ws?token=…`, the token
+ * an access token the app minted at `/api/join` (standing in for the LMS, see
+ * `join-api.ts`). The upgrade is refused with HTTP 401 (bad, expired or
+ * missing token) or 403 (banned) before the handshake; everything else (room,
+ * peer id, role, display name, grants) comes from the verified token, never
+ * from the page. Requests `{id, method, data}` go to `manager.handle()` with
+ * that context (or the app methods in `app-methods.ts`); replies are `{id,
+ * data}` or `{id, error: {code, message, details?}}` with the protocol's error
+ * codes; server notifications are `{notification, data}`.
  *
  * What one connection may do ({@link SignalingLimits}; defaults in
  * {@link DEFAULT_SIGNALING_LIMITS}, overridden through `LectureAppOptions.signaling`):
@@ -29,9 +30,10 @@
  * that connection, with ws's code (1009, 1007, 1002); its peer leaves the room
  * at once, as on close. Replies to a socket that is no longer open are dropped.
  *
- * Close codes of the app: 4400 bad room/peer/role in the URL, 4409 replaced by
- * a newer connection of the same peer, 4000 the lecturer ended the lecture
- * (`endLecture`), 1001 server closing.
+ * Close codes of the app: 4001 removed from the room by a lecturer (after the
+ * SDK's `removed` notification), 4409 replaced by a newer connection of the
+ * same peer, 4000 the lecturer ended the lecture (`endLecture`), 1001 server
+ * closing.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import * as http from 'node:http';
@@ -134,7 +136,7 @@ export const CLOSE_CODES = {
   policyViolation: 1008,
   internalError: 1011,
   lectureEnded: LECTURE_ENDED_CLOSE.code,
-  badParameters: 4400,
+  removed: 4001,
   replaced: 4409,
 } as const;
 
@@ -150,8 +152,6 @@ export interface Signaling {
   close(): void;
 }
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 /** One WebSocket connection and what it is allowed. */
 class Connection {
   /** Answered the last heartbeat ping (or has not been pinged yet). */
@@ -164,8 +164,8 @@ class Connection {
   constructor(
     readonly socket: WebSocket,
     readonly ip: string,
-    /** Undefined when the URL named no valid room, peer and role (the connection is being refused). */
-    readonly caller: Caller | undefined,
+    /** Who the verified token says this is. */
+    readonly caller: Caller,
     limits: SignalingLimits,
   ) {
     const now = performance.now();
@@ -178,7 +178,7 @@ class Connection {
   }
 
   toString(): string {
-    return `${this.caller ? `${this.caller.roomId}/${this.caller.peerId}` : 'unidentified peer'} (${this.ip})`;
+    return `${this.caller.roomId}/${this.caller.peerId} (${this.ip})`;
   }
 }
 
@@ -246,7 +246,6 @@ export function attachSignaling(
   /** The peer leaves its room (once) unless a newer connection took over or the room ended. */
   function endMembership(connection: Connection): void {
     const { caller } = connection;
-    if (!caller) return;
     const members = rooms.get(caller.roomId);
     if (members?.get(caller.peerId) !== connection) return;
     members.delete(caller.peerId);
@@ -338,13 +337,8 @@ export function attachSignaling(
     serveRequest(connection, caller, parsed.message).catch((error: unknown) => logger.error(`[signaling] ${connection}: request handling failed`, error));
   }
 
-  function onConnection(socket: WebSocket, url: URL, ip: string): void {
-    const roomId = url.searchParams.get('room') ?? '';
-    const peerId = url.searchParams.get('peer') ?? '';
-    const role = url.searchParams.get('role');
-    const caller: Caller | undefined = ID.test(roomId) && ID.test(peerId) && (role === 'lecturer' || role === 'student')
-      ? { roomId, peerId, role }
-      : undefined;
+  function onConnection(socket: WebSocket, caller: Caller, ip: string): void {
+    const { roomId, peerId } = caller;
     const connection = new Connection(socket, ip, caller, limits);
     connections.add(connection);
     connectionsPerIp.set(ip, (connectionsPerIp.get(ip) ?? 0) + 1);
@@ -369,10 +363,6 @@ export function attachSignaling(
     // terminates a peer that has 60 answers unsent: a flood faster than the socket drains.)
     socket.on('ping', () => void chargeRate(connection));
 
-    if (!caller) {
-      closeSocket(socket, CLOSE_CODES.badParameters, 'room, peer (1-64 of A-Z a-z 0-9 _ -) and role (lecturer|student) are required');
-      return;
-    }
     let members = rooms.get(roomId);
     if (!members) rooms.set(roomId, (members = new Map()));
     const previous = members.get(peerId);
@@ -395,8 +385,21 @@ export function attachSignaling(
     if ((connectionsPerIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp) {
       return refuseUpgrade(socket, 429, `at most ${limits.maxConnectionsPerIp} connections per address`, { 'Retry-After': '10' });
     }
-    // ws answers a malformed handshake itself (400) and calls back only for a valid one.
-    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, url, ip));
+    // Who this is comes from the verified token only (401 bad or expired, 403 banned).
+    manager.verifyToken(url.searchParams.get('token') ?? '').then(
+      (context) => {
+        if (socket.destroyed) return;
+        const caller: Caller = { ...context, role: context.role ?? 'student' };
+        // ws answers a malformed handshake itself (400) and calls back only for a valid one.
+        wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, caller, ip));
+      },
+      (error: unknown) => {
+        const e = toLecternError(error);
+        const status = e.code === ErrorCode.FORBIDDEN ? 403 : e.code === ErrorCode.UNAUTHORIZED ? 401 : 500;
+        if (status === 500) logger.error('[signaling] token verification failed', error);
+        refuseUpgrade(socket, status, status === 500 ? 'internal error' : e.message);
+      },
+    );
   }
 
   const onNotification = ({ roomId, to, name, data }: Notification) => {
@@ -416,7 +419,19 @@ export function attachSignaling(
   const onStopped: TranscriptionListener<'transcriptionStopped'> = ({ roomId, lectureId }) =>
     broadcast(roomId, 'transcription', { state: 'stopped', lectureId });
 
+  // A peer a lecturer (or the host) removed has had its `removed` notification: its socket goes too.
+  const onPeerLeft = ({ roomId, peerId, reason }: { roomId: string; peerId: string; reason: string }) => {
+    if (reason !== 'removed') return;
+    const connection = memberOf(roomId, peerId);
+    if (!connection) return;
+    const members = rooms.get(roomId)!;
+    members.delete(peerId); // out of the room already: no `leave` on its close
+    if (members.size === 0) rooms.delete(roomId);
+    closeSocket(connection.socket, CLOSE_CODES.removed, 'removed from the room');
+  };
+
   manager.on('notification', onNotification);
+  manager.on('peerLeft', onPeerLeft);
   transcription.on('transcriptUpdated', onTranscript);
   transcription.on('transcriptionStarted', onStarted);
   transcription.on('summaryReady', onSummary);
@@ -447,6 +462,7 @@ export function attachSignaling(
       clearInterval(heartbeat);
       server.off('upgrade', onUpgrade);
       manager.off('notification', onNotification);
+      manager.off('peerLeft', onPeerLeft);
       transcription.off('transcriptUpdated', onTranscript);
       transcription.off('transcriptionStarted', onStarted);
       transcription.off('summaryReady', onSummary);

@@ -24,6 +24,22 @@ export async function until(what: string, check: () => boolean | Promise<boolean
   }
 }
 
+/**
+ * The signaling query for a peer: `room=…&peer=…&role=…` (the tests' shorthand)
+ * becomes `token=…` from the app's `/api/join`, as the page does; a query
+ * without `role=` is used as it is (to test what the server refuses).
+ */
+export async function tokenQuery(baseUrlOrPort: string | number, query: string): Promise<string> {
+  const params = new URLSearchParams(query);
+  if (!params.has('role')) return query;
+  const base = typeof baseUrlOrPort === 'number' ? `http://127.0.0.1:${baseUrlOrPort}` : baseUrlOrPort;
+  const join = new URLSearchParams({ room: params.get('room') ?? '', peer: params.get('peer') ?? '', role: params.get('role') ?? '', name: params.get('name') ?? params.get('peer') ?? 'test' });
+  const response = await fetch(`${base}/api/join?${join}`);
+  const body = (await response.json()) as { token?: string };
+  if (!response.ok || !body.token) throw new Error(`/api/join refused ${query}: HTTP ${response.status} ${JSON.stringify(body)}`);
+  return new URLSearchParams({ token: body.token }).toString();
+}
+
 /** A signaling peer as a browser would be: the ws client library, one request at a time or many. */
 export class SignalingPeer {
   readonly notifications: NotificationMessage[] = [];
@@ -55,8 +71,9 @@ export class SignalingPeer {
     });
   }
 
+  /** Connects to `/ws`; a `room=&peer=&role=` query gets its token from `/api/join` first ({@link tokenQuery}). */
   static async connect(baseUrl: string, query: string): Promise<SignalingPeer> {
-    const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws?${query}`);
+    const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws?${await tokenQuery(baseUrl, query)}`);
     const peer = new SignalingPeer(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
@@ -196,8 +213,9 @@ export class RawPeer {
 
   /** Connects and completes the handshake; resolves once the 101 arrived. */
   static async connect(port: number, query: string, localAddress?: string): Promise<RawPeer> {
+    const resolved = await tokenQuery(port, query); // before the socket opens: it may count against the caps
     const peer = await RawPeer.open(port, localAddress);
-    peer.write(RawPeer.handshakeRequest(port, query));
+    peer.write(RawPeer.handshakeRequest(port, resolved));
     await until('the 101 response', () => peer.handshakeDone || peer.ended, 10_000);
     if (!peer.responseHead.startsWith('HTTP/1.1 101')) throw new Error(`handshake refused: ${peer.responseHead.split('\r\n')[0]}`);
     return peer;

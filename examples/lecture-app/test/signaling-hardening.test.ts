@@ -20,6 +20,7 @@ import {
   closePayload,
   frame,
   textFrame,
+  tokenQuery,
   until,
   type NotificationMessage,
 } from './hardening-helpers.js';
@@ -181,7 +182,7 @@ describe('malformed WebSocket frames end only the connection that sent them', ()
 
   test('garbage in the same packet as the handshake', { timeout: 30_000 }, async () => {
     const raw = await RawPeer.open(port);
-    raw.write(RawPeer.handshakeRequest(port, `room=${ROOM}&peer=raw-garbage&role=student`, Buffer.from([0xff, 0xff, 0xff, 0xff])));
+    raw.write(RawPeer.handshakeRequest(port, await tokenQuery(port, `room=${ROOM}&peer=raw-garbage&role=student`), Buffer.from([0xff, 0xff, 0xff, 0xff])));
     await raw.waitEnded();
     assert.match(raw.responseHead, /^HTTP\/1\.1 101/);
     assert.equal(raw.closeCode, 1002);
@@ -190,7 +191,7 @@ describe('malformed WebSocket frames end only the connection that sent them', ()
 
   test('a handshake with a bad Sec-WebSocket-Key is refused with 400', { timeout: 30_000 }, async () => {
     const raw = await RawPeer.open(port);
-    raw.write(Buffer.from(RawPeer.handshakeRequest(port, `room=${ROOM}&peer=x&role=student`).toString('latin1').replace(/Sec-WebSocket-Key: .*/, 'Sec-WebSocket-Key: short')));
+    raw.write(Buffer.from(RawPeer.handshakeRequest(port, await tokenQuery(port, `room=${ROOM}&peer=x&role=student`)).toString('latin1').replace(/Sec-WebSocket-Key: .*/, 'Sec-WebSocket-Key: short')));
     await raw.waitEnded();
     assert.match(raw.responseHead, /^HTTP\/1\.1 400/);
     await assertUnharmed('bad handshake');
@@ -358,7 +359,7 @@ describe('endLecture', () => {
       await until('closed by the server', () => peer.closed !== undefined);
       assert.deepEqual(peer.closed, { code: 4000, reason: 'lecture ended' });
       const roomClosed = peer.notifications.find((n: NotificationMessage) => n.notification === 'roomClosed');
-      assert.deepEqual(roomClosed?.data, { roomId: LECTURE });
+      assert.deepEqual(roomClosed?.data, { roomId: LECTURE, reason: 'the lecturer ended the lecture' });
     }
     assert.equal(app.manager.getRoom(LECTURE), undefined, 'the room is closed');
     await assertUnharmed('endLecture in another room');

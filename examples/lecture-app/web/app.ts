@@ -7,6 +7,10 @@
 // URL: /?room=demo&role=lecturer|student&name=Ada[&peer=id][&mic=on|off][&gestures=on]
 //   mic: whether the microphone is live on join (default: on for the lecturer,
 //   off for students, so a room of students does not start with open mics).
+// Joining: the page asks the app's /api/join (the demo's stand-in for an LMS,
+// which decides the role: here from the URL, in a real LMS from its own
+// session) for an access token, then opens /ws?token=…; the server takes
+// room, identity, role, name and grants from the verified token only.
 import {
   LectureClient,
   LecternClientError,
@@ -31,6 +35,8 @@ import { TranscriptView } from './transcript-view.js';
 const LECTURE_ENDED_CLOSE_CODE = 4000;
 /** The socket close code for "this peer connected again elsewhere". */
 const REPLACED_CLOSE_CODE = 4409;
+/** The socket close code for "a lecturer removed this peer". */
+const REMOVED_CLOSE_CODE = 4001;
 
 const params = new URLSearchParams(location.search);
 const hooks: LecturePageHooks = {
@@ -89,6 +95,15 @@ function identityFromUrl(): Identity | undefined {
   };
 }
 
+/** The access token for `me`, from the app's /api/join (in a real deployment: from the LMS). */
+async function fetchJoinToken(me: Identity): Promise<{ token: string }> {
+  const query = new URLSearchParams({ room: me.room, role: me.role, name: me.name, peer: me.peerId });
+  const response = await fetch(`/api/join?${query}`, { cache: 'no-store' });
+  const body = (await response.json()) as { token?: string; error?: { code: string; message: string } };
+  if (!response.ok || typeof body.token !== 'string') throw body.error ?? new Error(`joining failed: HTTP ${response.status}`);
+  return { token: body.token };
+}
+
 function showJoinForm(): void {
   const form = $<HTMLFormElement>('#join-form');
   form.hidden = false;
@@ -130,8 +145,9 @@ async function runLecture(me: Identity): Promise<void> {
 
   $('#connection').hidden = false;
   setConnection('connecting');
+  const { token } = await fetchJoinToken(me);
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const signaling = new WsSignaling(`${scheme}://${location.host}/ws?${new URLSearchParams({ room: me.room, peer: me.peerId, role: me.role })}`);
+  const signaling = new WsSignaling(`${scheme}://${location.host}/ws?${new URLSearchParams({ token })}`);
   await signaling.opened;
   const client = new LectureClient({ request: signaling.request });
   const tiles = new TileGrid($('#grid'));
@@ -179,8 +195,10 @@ async function runLecture(me: Identity): Promise<void> {
   };
   signaling.onClose = (code) => {
     if (code === LECTURE_ENDED_CLOSE_CODE) lectureEnded();
-    else endSession(code === REPLACED_CLOSE_CODE ? 'replaced' : 'lost');
+    else endSession(code === REPLACED_CLOSE_CODE ? 'replaced' : code === REMOVED_CLOSE_CODE ? 'removed' : 'lost');
   };
+  // A lecturer removed this peer (the socket closes with 4001 right after).
+  client.on('removed', () => endSession('removed'));
 
   // --- people: tiles and the participant list, derived from the client's view of the room
   function refreshPeople(): void {
@@ -278,6 +296,16 @@ async function runLecture(me: Identity): Promise<void> {
       button.textContent = publication.paused ? text.paused : text.live;
     };
     render();
+    // A lecturer muted (or closed) this track: the publication says so; the button follows.
+    client.on('mutedByHost', ({ source: muted, closed }) => {
+      if (muted !== source) return;
+      if (closed) {
+        button.disabled = true;
+        button.textContent = source === 'microphone' ? 'Microphone closed by the lecturer' : 'Camera closed by the lecturer';
+      } else render();
+      showError(`The lecturer ${closed ? 'turned off' : 'muted'} your ${source === 'microphone' ? 'microphone' : 'camera'}.`);
+      refreshPeople();
+    });
     button.disabled = false;
     button.addEventListener('click', () => {
       if (isBusy(button)) return;

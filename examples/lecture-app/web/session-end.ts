@@ -6,7 +6,7 @@
  */
 import { $ } from './dom.js';
 
-export type SessionEnd = 'left' | 'ended' | 'replaced' | 'lost';
+export type SessionEnd = 'left' | 'ended' | 'replaced' | 'lost' | 'removed';
 
 const MESSAGES: Record<SessionEnd, { title: string; detail: string; link: string | undefined }> = {
   left: { title: 'You left the lecture', detail: 'The lecture goes on without you.', link: 'Rejoin the lecture' },
@@ -17,6 +17,7 @@ const MESSAGES: Record<SessionEnd, { title: string; detail: string; link: string
   },
   replaced: { title: 'Opened somewhere else', detail: 'This lecture was opened in another tab or window with the same identity.', link: 'Use this tab instead' },
   lost: { title: 'Connection lost', detail: 'The connection to the lecture server closed.', link: 'Join again' },
+  removed: { title: 'Removed from the lecture', detail: 'The lecturer removed you from this lecture.', link: undefined },
 };
 
 export function showSessionEnd(kind: SessionEnd): void {
