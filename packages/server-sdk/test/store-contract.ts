@@ -166,6 +166,14 @@ export function transcriptStoreContract(label: string, harness: StoreHarness): v
       assert.deepEqual(await store.getSummary('L'), summary());
     });
 
+    test('a detected language joins the requested one in the record', async () => {
+      const store = await fresh();
+      await store.putLecture({ ...record('K'), requestedLanguage: 'auto' });
+      assert.deepEqual(await store.getLecture('K'), { ...record('K'), requestedLanguage: 'auto' });
+      await store.putLecture({ ...record('K'), language: 'ko' });
+      assert.deepEqual(await store.getLecture('K'), { ...record('K'), requestedLanguage: 'auto', language: 'ko' });
+    });
+
     test('putLecture merges fields into the record', async () => {
       const store = await fresh();
       await store.putLecture(record('L'));

@@ -9,13 +9,19 @@ export type RequestedLanguage = typeof AUTO_LANGUAGE | (string & {});
 /** ISO 639-1 (two letters) or the few three-letter codes Whisper uses (`haw`, `yue`). */
 const LANGUAGE_CODE = /^[a-z]{2,3}$/;
 
+/** A BCP 47 tag whose language subtag Whisper may know (`ko-KR` → `ko`). */
+const LANGUAGE_TAG = /^([a-z]{2,3})(?:-[a-z0-9]{1,8})*$/;
+
 /**
- * The requested language in canonical form (`'auto'` or a lower-case code).
+ * The requested language in canonical form (`'auto'` or a lower-case code; a
+ * BCP 47 tag such as `ko-KR` is reduced to its language, `ko`).
  * @throws LecternError `INVALID_REQUEST` for anything else.
  */
 export function parseRequestedLanguage(value: string): RequestedLanguage {
-  const code = typeof value === 'string' ? value.trim().toLowerCase() : '';
-  if (code === AUTO_LANGUAGE || LANGUAGE_CODE.test(code)) return code;
+  const tag = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  if (tag === AUTO_LANGUAGE) return AUTO_LANGUAGE;
+  const code = LANGUAGE_TAG.exec(tag)?.[1];
+  if (code !== undefined) return code;
   throw new LecternError(
     ErrorCode.INVALID_REQUEST,
     `language must be 'auto' or an ISO 639-1 code such as 'en' or 'ko' (got ${JSON.stringify(String(value).slice(0, 32))})`,
