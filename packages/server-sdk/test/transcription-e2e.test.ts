@@ -32,6 +32,9 @@ import {
   type TranscriptionServiceEvents,
 } from '@lectern/server-sdk/transcription';
 
+/** English lectures run on tiny.en (2-3× faster than the default base; transcription-korean-e2e.test.ts covers base). */
+const TINY_EN = { WHISPER_MODEL: 'tiny.en' };
+
 let tmp: string;
 let lectureWav: string;
 let lectureSeconds: number;
@@ -50,7 +53,7 @@ before(async () => {
   shortSeconds = await audioDuration(shortWav);
   [redis, whisper, manager] = await Promise.all([
     startRedis({ persistent: true }),
-    startWhisperApi(),
+    startWhisperApi({ env: TINY_EN }),
     RoomManager.create({ workers: { numWorkers: 1 } }),
   ]);
 });
@@ -184,7 +187,7 @@ test('crash paths: FFmpeg killed, whisper-api down for a while, Redis restarted 
 
     // 3. Redis restarts (persistent, as in production) while whisper-api is still down.
     await redis.restart();
-    whisper = await startWhisperApi({ port: whisper.port });
+    whisper = await startWhisperApi({ port: whisper.port, env: TINY_EN });
 
     const remaining = shortSeconds + 1.5 - (Date.now() - started) / 1000;
     if (remaining > 0) await sleep(remaining * 1000);
