@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--no-vad", action="store_true", help="disable the VAD filter")
-    parser.add_argument("--model", help="model name or path (default: bundled tiny.en)")
+    parser.add_argument("--model", help="model short name (base, tiny.en) or path (default: the server's default, base)")
     parser.add_argument("--voice", default="slt", help="flite voice (default slt)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
