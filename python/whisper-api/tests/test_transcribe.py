@@ -32,7 +32,8 @@ def test_health_reports_loaded_model(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["model"].endswith("model") and body["device"] == "cpu" and body["compute_type"] == "int8"
+    assert body["model"] == "tiny.en" and body["multilingual"] is False
+    assert body["model_path"].endswith("model") and body["device"] == "cpu" and body["compute_type"] == "int8"
     assert body["running"] == 0 and body["waiting"] == 0
 
 
