@@ -1,8 +1,8 @@
 // Cost and latency of the transcription pipeline, with the production defaults
 // (30 s segments, 10 segments per batch = 5-minute batches, MP3, whisper-api
-// with its default model and 2 CPU threads).
+// with its default model, or --model, and 2 CPU threads).
 //
-//   npm run bench:pipeline -- [--minutes 20] [--cpu-window 300] [--baseline 60] [--json]
+//   npm run bench:pipeline -- [--minutes 20] [--cpu-window 300] [--baseline 60] [--model tiny.en] [--json]
 //
 // One room, one lecturer: a real WebRTC peer (werift) whose Opus RTP comes from
 // FFmpeg playing a flite lecture (the testkit lecture, repeated to --minutes).
@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     'cpu-window': { type: 'string', default: '300' },
     baseline: { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
+    // whisper-api's model; empty = its default (base). RESULTS.md's pipeline figures are tiny.en's.
+    model: { type: 'string', default: '' },
   },
 });
 const minutes = Number(args.minutes);
@@ -69,7 +71,7 @@ async function main() {
   const reference = Array.from({ length: repeats }, () => LECTURE_TEXT).join(' ');
   log(`lecture: ${lectureSeconds.toFixed(1)} s (${repeats} × ${onceSeconds.toFixed(1)} s flite)`);
 
-  const whisper = await startWhisperApi();
+  const whisper = await startWhisperApi(args.model ? { env: { WHISPER_MODEL: args.model } } : {});
   const manager = await RoomManager.create({ workers: { numWorkers: 1 } });
   const store = new MemoryTranscriptStore();
   const service = new TranscriptionService(manager, {

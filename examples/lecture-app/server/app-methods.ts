@@ -64,7 +64,9 @@ export function createAppMethods({ manager, transcription, closeRoomConnections,
   const handlers: { [M in AppMethod]: Handler<M> } = {
     async startTranscription(caller) {
       requireLecturer(caller, 'starts the transcription');
-      return { data: await transcription.startTranscription(caller.roomId, { language: 'en' }) };
+      // The language is detected on the first batch with speech and pinned for the lecture
+      // (whisper-api's default model is multilingual); an LMS would pass the course's language.
+      return { data: await transcription.startTranscription(caller.roomId, { language: 'auto' }) };
     },
     async stopTranscription(caller) {
       requireLecturer(caller, 'stops the transcription');

@@ -36,7 +36,8 @@ export interface TestWhisperApi {
 }
 
 /**
- * Starts the real whisper-api (faster-whisper, the bundled tiny.en model) on
+ * Starts the real whisper-api (faster-whisper; its default model, the multilingual
+ * base, unless `env.WHISPER_MODEL` names another, e.g. `tiny.en`) on
  * 127.0.0.1, offline (`HF_HUB_OFFLINE=1`), and resolves once `GET /health`
  * answers 200, i.e. the model is loaded and the socket accepts requests.
  * Rejects, with the server's stderr, if it exits or is not up in time.
