@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
 import { ErrorCode, LecternError } from '../errors.js';
 
@@ -9,7 +9,7 @@ export type AsymmetricAlgorithm = 'EdDSA' | 'ES256';
 export interface AsymmetricKey {
   alg: AsymmetricAlgorithm;
   /** A Node `KeyObject`, a WebCrypto `CryptoKey`, or a JWK. */
-  key: KeyObject | CryptoKey | JWK;
+  key: KeyObject | webcrypto.CryptoKey | JWK;
   /** Key id: written in the token header when signing, and matched against it when verifying. */
   kid?: string;
 }
