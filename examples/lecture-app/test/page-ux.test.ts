@@ -272,7 +272,16 @@ test('Leave shows a left state with a working rejoin link; End lecture (confirme
   await lecturer.keyboard.press('Enter');
 
   for (const [role, page] of [['lecturer', lecturer], ['student', student]] as const) {
-    await page.waitForFunction(() => window.lectern?.state === 'ended', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => window.lectern?.state === 'ended', undefined, { timeout: 30_000 }).catch(async (error: unknown) => {
+      // Say where the page stands (once seen in CI only: the state never became 'ended').
+      const seen = await page.evaluate(() => ({
+        state: window.lectern?.state,
+        title: document.querySelector('#session-end-title')?.textContent,
+        connection: document.querySelector('#connection-text')?.textContent,
+        error: document.querySelector('#error')?.textContent,
+      }));
+      throw new Error(`${role} page not ended: ${JSON.stringify(seen)}`, { cause: error });
+    });
     assert.equal(await page.textContent('#session-end-title'), 'The lecture has ended', role);
     assert.equal(await page.isVisible('#rejoin'), false, `${role}: nothing to rejoin`);
     assert.deepEqual(await horizontalOverflow(page), [], `${role} ended page`);
