@@ -29,8 +29,15 @@ module.exports = {
       name: 'rooms-do-not-load-transcription',
       severity: 'error',
       comment: 'A host that only wants rooms loads none of the transcription pipeline (ioredis, openai, execa).',
-      from: { path: '^packages/server-sdk/src', pathNot: '^packages/server-sdk/src/transcription/' },
+      from: { path: '^packages/server-sdk/src', pathNot: '^packages/server-sdk/src/(transcription|webhooks)/' },
       to: { path: '^packages/server-sdk/src/transcription/|node_modules/(ioredis|openai|execa)/' },
+    },
+    {
+      name: 'webhooks-see-only-transcription-events',
+      severity: 'error',
+      comment: 'The webhook sender forwards the transcription service\'s events: it may import their types (events.ts, a leaf) and nothing else of the pipeline.',
+      from: { path: '^packages/server-sdk/src/webhooks/' },
+      to: { path: '^packages/server-sdk/src/transcription/|node_modules/(ioredis|openai|execa)/', pathNot: '^packages/server-sdk/src/transcription/events\\.ts$' },
     },
     {
       name: 'stt-adapter-stands-alone',

@@ -48,6 +48,27 @@ export {
 export { WorkerLoad, DEFAULT_LOAD_MODEL, type LoadModel } from './workers/worker-load.js';
 export { LecternMetrics, type MetricsOptions, type MetricsSource } from './metrics/metrics.js';
 export { DEFAULT_MEDIA_CODECS } from './media/codecs.js';
+// Signed webhooks (Standard Webhooks) for a backend in another process; the receiver's half alone at @lectern/server-sdk/webhooks.
+export {
+  WebhookSender,
+  verifyWebhook,
+  generateWebhookSecret,
+  WEBHOOK_EVENT_TYPES,
+  WEBHOOK_HEADERS,
+  type WebhookSenderOptions,
+  type WebhookSenderEvents,
+  type WebhookSenderStats,
+  type WebhookDropPolicy,
+  type WebhookDropReason,
+  type WebhookSecret,
+  type WebhookHeaders,
+  type WebhookRejection,
+  type VerifyWebhookOptions,
+  type WebhookEventMap,
+  type WebhookEventType,
+  type WebhookEnvelope,
+  type WebhookEvent,
+} from './webhooks/index.js';
 export { SUPPORTED_MEDIASOUP_RANGE, isSupportedMediasoupVersion } from './media/mediasoup-version.js';
 
 // The wire protocol, re-exported for hosts (its one definition is @lectern/protocol).

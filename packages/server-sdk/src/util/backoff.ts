@@ -12,6 +12,7 @@
  * | One transcript-store operation (Redis) | `RedisTranscriptStore` | 25 ms → 250 ms, within the operation's `commandTimeoutMs` deadline; the stage above treats a final failure like any other (retry the batch later) |
  * | Reconnecting an owned Redis connection | ioredis, with `RedisTranscriptStore`'s `retryStrategy` | 100 ms → 1 s, forever until `close()` |
  * | One summary request (LLM) | the `openai` SDK inside `OpenAICompatibleSummarizer` | its own transport retries (`maxRetries`, 2); the pipeline never retries a summary: it falls back to the offline summarizer |
+ * | One webhook event | `WebhookSender.deliver` | `maxAttempts` (8) tries, 1 s → 60 s, each bounded by `attemptTimeoutMs`; then dropped (`dropped`, `max-attempts`) |
  *
  * Libraries that bring their own retry of one request (p-retry in the stt-adapter,
  * the `openai` SDK) keep it: those are the innermost, bounded layer.
