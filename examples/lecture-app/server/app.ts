@@ -16,7 +16,9 @@ import {
   type TranscriptionServiceOptions,
 } from '@lectern/server-sdk/transcription';
 import { decodePathname, fileUnder, requestTarget } from './http-paths.js';
-import { serveJoin, TOKEN_AUDIENCE } from './join-api.js';
+import { mintJoin, serveJoin, TOKEN_AUDIENCE } from './join-api.js';
+import { resolveLtiOptions, type LtiOptions } from './lti/config.js';
+import { LtiTool } from './lti/tool.js';
 import type { Logger } from './log.js';
 import { attachSignaling, resolveSignalingLimits, type SignalingLimits } from './signaling.js';
 
@@ -53,6 +55,8 @@ export interface LectureAppOptions {
   tokenSecret?: string;
   /** Lifetime of the tokens `/api/join` mints, in seconds. Default 600. */
   tokenTtlSeconds?: number;
+  /** LTI 1.3 launches from registered platforms (`/lti/login`, `/lti/launch`; server/lti/). Default: off. */
+  lti?: LtiOptions;
 }
 
 export interface LectureApp {
@@ -61,6 +65,8 @@ export interface LectureApp {
   transcription: TranscriptionService;
   /** The limits in force (the defaults with the options applied). */
   signalingLimits: SignalingLimits;
+  /** With `lti`: the URLs to register with the platforms (OIDC login initiation and redirect / launch URL). */
+  lti?: { loginUrl: string; launchUrl: string };
   close(): Promise<void>;
 }
 
@@ -98,6 +104,8 @@ const TYPES: Record<string, string> = {
 export async function startLectureApp(options: LectureAppOptions): Promise<LectureApp> {
   const logger = options.logger ?? console;
   const limits = resolveSignalingLimits(options.signaling); // refused before anything starts
+  const ltiOptions = options.lti ? resolveLtiOptions(options.lti) : undefined; // likewise
+  let lti: LtiTool | undefined; // created once the app's URL is known
   const tokenSecret = options.tokenSecret ?? randomBytes(32).toString('base64url');
   const tokenTtlSeconds = options.tokenTtlSeconds ?? 600;
   const manager = await RoomManager.create({ ...options.manager, auth: { secret: tokenSecret, audience: TOKEN_AUDIENCE } });
@@ -131,6 +139,9 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
   });
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // LTI's routes take POST (the platform's form posts); everything else below is GET/HEAD only.
+    const ltiTarget = lti ? requestTarget(req.url) : undefined;
+    if (lti && ltiTarget?.pathname.startsWith('/lti/') && await lti.handle(req, res, ltiTarget.pathname, ltiTarget)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
@@ -204,8 +215,11 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
   server.on('error', (error) => logger.error('[http] server error', error));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port ?? 3000;
+  const url = `http://${host}:${port}`;
+  if (ltiOptions) lti = new LtiTool(ltiOptions, url, (who) => mintJoin(tokenSecret, tokenTtlSeconds, who));
   return {
-    url: `http://${host}:${port}`,
+    url,
+    ...(lti ? { lti: { loginUrl: new URL('/lti/login', lti.launchUrl).href, launchUrl: lti.launchUrl } } : {}),
     manager,
     transcription,
     signalingLimits: signaling.limits,

@@ -31,6 +31,16 @@ function grantFor(roomId: string, role: PeerRole): RoomGrant {
     : { room: roomId, role, roomAdmin: false, canPublish: ['microphone'] };
 }
 
+/**
+ * Mints the access token for someone the app has decided about (the demo form
+ * here, an LTI launch in lti/): the one place the app's tokens and grants come from.
+ */
+export async function mintJoin(secret: string, ttlSeconds: number, who: { roomId: string; peerId: string; role: PeerRole; name: string }): Promise<JoinReply> {
+  const { roomId, peerId, role, name } = who;
+  const token = await new AccessToken(secret, { identity: peerId, name, ttl: ttlSeconds, audience: TOKEN_AUDIENCE }).addGrant(grantFor(roomId, role)).toJwt();
+  return { token, roomId, peerId, role, name, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
+}
+
 /** Answers `/api/join` (GET; the query is the demo form's fields). */
 export async function serveJoin(url: URL, res: http.ServerResponse, secret: string, ttlSeconds: number): Promise<void> {
   const roomId = url.searchParams.get('room') ?? '';
@@ -42,7 +52,6 @@ export async function serveJoin(url: URL, res: http.ServerResponse, secret: stri
     res.writeHead(400, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify({ error: { code: 'INVALID_REQUEST', message } }));
     return;
   }
-  const token = await new AccessToken(secret, { identity: peerId, name, ttl: ttlSeconds, audience: TOKEN_AUDIENCE }).addGrant(grantFor(roomId, role)).toJwt();
-  const reply: JoinReply = { token, roomId, peerId, role, name, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
+  const reply = await mintJoin(secret, ttlSeconds, { roomId, peerId, role, name });
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(reply));
 }

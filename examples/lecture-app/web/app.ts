@@ -10,7 +10,10 @@
 // Joining: the page asks the app's /api/join (the demo's stand-in for an LMS,
 // which decides the role: here from the URL, in a real LMS from its own
 // session) for an access token, then opens /ws?token=…; the server takes
-// room, identity, role, name and grants from the verified token only.
+// room, identity, role, name and grants from the verified token only. An LTI
+// launch (server/lti/) lands on /?room=…#lti=<code> instead: the page trades
+// the one-time code for its token at /lti/session (the reply, not the URL,
+// says who joins which room as what).
 import {
   LectureClient,
   LecternClientError,
@@ -78,6 +81,8 @@ interface Identity {
   name: string;
   peerId: string;
   micOnJoin: boolean;
+  /** A token the page already holds (an LTI launch's); otherwise /api/join mints one. */
+  token?: string;
 }
 
 function identityFromUrl(): Identity | undefined {
@@ -93,6 +98,24 @@ function identityFromUrl(): Identity | undefined {
     peerId: params.get('peer') ?? `${role}-${crypto.randomUUID().slice(0, 8)}`,
     micOnJoin: mic === 'on' || mic === 'off' ? mic === 'on' : role === 'lecturer',
   };
+}
+
+/**
+ * After an LTI launch: the fragment's one-time code exchanged (once) for the
+ * access token. The fragment is removed first, so a reload, a copied URL or
+ * the history hold no code.
+ */
+async function identityFromLtiLaunch(): Promise<Identity | undefined> {
+  const code = new URLSearchParams(location.hash.slice(1)).get('lti');
+  if (!code) return undefined;
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+  const response = await fetch('/lti/session', { method: 'POST', body: new URLSearchParams({ code }), cache: 'no-store', headers: { Accept: 'application/json' } });
+  const body = (await response.json()) as { token?: string; roomId?: string; peerId?: string; role?: string; name?: string; error?: { code: string; message: string } };
+  const { token, roomId, peerId, role, name } = body;
+  if (!response.ok || !token || !roomId || !peerId || !name || (role !== 'lecturer' && role !== 'student')) {
+    throw body.error ?? new Error(`the LTI launch failed: HTTP ${response.status}`);
+  }
+  return { room: roomId, role, name, peerId, micOnJoin: role === 'lecturer', token };
 }
 
 /** The access token for `me`, from the app's /api/join (in a real deployment: from the LMS). */
@@ -124,7 +147,7 @@ function showJoinForm(): void {
 }
 
 async function main(): Promise<void> {
-  const me = identityFromUrl();
+  const me = (await identityFromLtiLaunch()) ?? identityFromUrl();
   if (me) await runLecture(me);
   else showJoinForm();
 }
@@ -145,7 +168,7 @@ async function runLecture(me: Identity): Promise<void> {
 
   $('#connection').hidden = false;
   setConnection('connecting');
-  const { token } = await fetchJoinToken(me);
+  const { token } = me.token ? { token: me.token } : await fetchJoinToken(me);
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const signaling = new WsSignaling(`${scheme}://${location.host}/ws?${new URLSearchParams({ token })}`);
   await signaling.opened;
