@@ -68,4 +68,6 @@ test('the LTI options are checked at start-up', () => {
   assert.throws(() => resolveLtiOptions({ platforms: [{ ...platform, deploymentIds: [] }] }), /deployment id/);
   assert.throws(() => resolveLtiOptions({ platforms: [{ ...platform, jwksUrl: 'file:///etc/passwd' }] }), /http/);
   assert.throws(() => resolveLtiOptions({ platforms: [platform], loginTtlSeconds: 0 }), /loginTtlSeconds/);
+  assert.equal(resolveLtiOptions({ platforms: [platform], toolUrl: 'https://lectern.example.edu/' }).toolUrl, 'https://lectern.example.edu');
+  assert.throws(() => resolveLtiOptions({ platforms: [platform], toolUrl: 'https://example.edu/lectern' }), /without a path/);
 });

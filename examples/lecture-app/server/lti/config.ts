@@ -23,6 +23,7 @@ export interface LtiOptions {
    * This tool's public base URL as the platforms know it (`redirect_uri` is
    * `<toolUrl>/lti/launch`, and `target_link_uri` must be on this origin).
    * Default: the app's own URL. Behind a proxy, set it: the Host header is not trusted.
+   * An origin (`https://lectern.example.edu`): the app serves everything at the root.
    */
   toolUrl?: string;
   /** One room per course (`context`, default) or per resource link inside the course (`resource-link`). */
@@ -85,7 +86,12 @@ export function resolveLtiOptions(options: LtiOptions): ResolvedLtiOptions {
     httpUrl(p.authLoginUrl, `authLoginUrl of ${p.issuer}`);
     httpUrl(p.jwksUrl, `jwksUrl of ${p.issuer}`);
   }
-  if (options.toolUrl !== undefined) httpUrl(options.toolUrl, 'toolUrl');
+  if (options.toolUrl !== undefined) {
+    httpUrl(options.toolUrl, 'toolUrl');
+    // The app serves its page and routes at the root of its origin; a path prefix would misplace redirect_uri.
+    const { pathname, search, hash } = new URL(options.toolUrl);
+    if (pathname !== '/' || search || hash) throw new Error(`lti: toolUrl must be an origin without a path (got ${options.toolUrl})`);
+  }
   if (options.roomPer !== undefined && options.roomPer !== 'context' && options.roomPer !== 'resource-link') {
     throw new Error(`lti: roomPer must be 'context' or 'resource-link' (got ${String(options.roomPer)})`);
   }
