@@ -1,0 +1,180 @@
+// The packages install the way a host gets them: `npm pack` of every public
+// package (prepack builds dist/), the tarballs' contents (dist with
+// declarations, README, LICENSE, the client's model bundle; @lectern ranges
+// ^0.1.0), then an install into a temporary project outside the repository,
+// from npm's cache (offline first), a strict type check of a small host against
+// the installed packages (their `types`, not the repository's sources), and a
+// run of it against a real mediasoup worker (the repository's, through
+// MEDIASOUP_WORKER_BIN): RoomManager created, a lecturer joined. Prints the
+// time from `npm install` to the first successful request.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const packages = ['protocol', 'stt-adapter', 'server-sdk', 'client-sdk'] as const;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'lectern-packaging-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const msDir = execFileSync(process.execPath, [path.join(root, 'scripts/lib/mediasoup-dir.mjs')], { cwd: root, encoding: 'utf8' }).trim();
+const workerBin = path.join(msDir, 'worker/out/Release/mediasoup-worker');
+const msVersion = (JSON.parse(readFileSync(path.join(msDir, 'package.json'), 'utf8')) as { version: string }).version;
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 300_000 });
+}
+function ok(result: SpawnSyncReturns<string>, what: string): string {
+  assert.equal(result.status, 0, `${what} failed (${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+const tarballs = new Map<string, string>();
+
+test('npm pack ships dist/ with declarations, README and LICENSE; @lectern ranges are ^0.1.0', () => {
+  const t0 = performance.now();
+  ok(run('npm', ['pack', '--pack-destination', tmp, ...packages.flatMap((p) => ['-w', `packages/${p}`])], root), 'npm pack');
+  console.log(`npm pack (prepack builds) of ${packages.length} packages: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const license = readFileSync(path.join(root, 'LICENSE'), 'utf8');
+  for (const name of packages) {
+    const file = readdirSync(tmp).find((f) => f.startsWith(`lectern-${name}-`) && f.endsWith('.tgz'));
+    assert.ok(file, `a tarball for ${name}`);
+    tarballs.set(name, path.join(tmp, file));
+    const list = execFileSync('tar', ['-tzf', path.join(tmp, file)], { encoding: 'utf8' }).split('\n');
+    for (const f of ['package/README.md', 'package/LICENSE', 'package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts']) {
+      assert.ok(list.includes(f), `${name}: ${f} in the tarball`);
+    }
+    assert.ok(!list.some((f) => /\.test\.|tsbuildinfo|(^|\/)test\//.test(f)), `${name}: no tests or build info`);
+    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', path.join(tmp, file), 'package/package.json'], { encoding: 'utf8' })) as {
+      license: string;
+      dependencies?: Record<string, string>;
+      exports: Record<string, Record<string, string> | string>;
+    };
+    assert.equal(manifest.license, 'MIT');
+    assert.equal(execFileSync('tar', ['-xzOf', path.join(tmp, file), 'package/LICENSE'], { encoding: 'utf8' }), license, `${name}: LICENSE is the repository's`);
+    for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) {
+      if (dep.startsWith('@lectern/')) assert.equal(range, '^0.1.0', `${name} → ${dep}`);
+    }
+    for (const [sub, entry] of Object.entries(manifest.exports)) {
+      if (typeof entry === 'string') continue;
+      for (const target of [entry.types, entry.import]) assert.ok(list.includes(`package/${target!.slice(2)}`), `${name} ${sub}: ${target} shipped`);
+    }
+    if (name === 'server-sdk') for (const sub of ['transcription', 'webhooks']) assert.ok(list.includes(`package/dist/${sub}/index.d.ts`));
+    if (name === 'client-sdk') assert.ok(list.includes('package/models/hand_landmarker.task'), 'the default gesture model ships');
+  }
+});
+
+test('a host outside the repository installs the tarballs, type-checks against them and joins a peer on a real worker', () => {
+  assert.equal(tarballs.size, packages.length, 'packed by the previous test');
+  assert.ok(existsSync(workerBin), `the repository's worker at ${workerBin}`);
+  const host = path.join(tmp, 'host');
+  mkdirSync(path.join(host, 'src'), { recursive: true });
+  writeFileSync(
+    path.join(host, 'package.json'),
+    JSON.stringify({
+      name: 'lectern-packaging-host',
+      private: true,
+      type: 'module',
+      // npm >= 11.19 skips dependencies' install scripts unless allowed; mediasoup's fetches or builds its worker
+      // (here it is skipped anyway: MEDIASOUP_WORKER_BIN names the repository's worker).
+      allowScripts: { mediasoup: true },
+      dependencies: { ...Object.fromEntries([...tarballs].map(([n, f]) => [`@lectern/${n}`, `file:${f}`])), mediasoup: msVersion },
+    }, null, 2),
+  );
+  writeFileSync(
+    path.join(host, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true,
+        lib: ['ES2023', 'DOM'], types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')], skipLibCheck: true,
+        outDir: 'dist', rootDir: 'src',
+      },
+      include: ['src'],
+    }, null, 2),
+  );
+  writeFileSync(
+    path.join(host, 'src/main.ts'),
+    `import { RoomManager, WebhookSender, generateWebhookSecret, type PeerContext } from '@lectern/server-sdk';
+import { toWebVtt } from '@lectern/server-sdk/transcription';
+import { verifyWebhook } from '@lectern/server-sdk/webhooks';
+import { WhisperApiClient } from '@lectern/stt-adapter';
+import type { LectureClient, TasksVisionHandDetector } from '@lectern/client-sdk';
+
+const manager = await RoomManager.create({ workers: { numWorkers: 1 } });
+const ada: PeerContext = { roomId: 'packaged', peerId: 'ada', role: 'lecturer' };
+const { routerRtpCapabilities } = await manager.request(ada, 'getRouterRtpCapabilities', {});
+const joined = await manager.request(ada, 'join', { rtpCapabilities: routerRtpCapabilities, displayName: 'Ada' });
+const firstRequestAt = Date.now();
+const peers: string[] = manager.listPeers('packaged').map((p) => p.peerId);
+const webhooks = new WebhookSender({ url: 'http://127.0.0.1:9/', secret: generateWebhookSecret() });
+await webhooks.close({ drainTimeoutMs: 0 });
+const unused: [typeof verifyWebhook, typeof toWebVtt, typeof WhisperApiClient, LectureClient | TasksVisionHandDetector | undefined] = [verifyWebhook, toWebVtt, WhisperApiClient, undefined];
+console.log(JSON.stringify({ firstRequestAt, peers, role: joined.role, grants: Object.keys(joined.grants), checked: unused.length }));
+manager.close();
+`,
+  );
+  const env = { MEDIASOUP_WORKER_BIN: workerBin, npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
+  const t0 = Date.now();
+  // From npm's cache, which the repository's setup filled; only when something is not cached, the registry.
+  let install = run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], host, env);
+  const offline = install.status === 0;
+  if (!offline) {
+    // Typically ENOTCACHED for a package's metadata: the repository's lockfile install fetched tarballs, not packuments.
+    const reason = install.stderr.split('\n').filter((l) => /ENOTCACHED|request to|code/.test(l)).slice(0, 3).join(' | ');
+    console.log(`npm install --offline failed (${reason || install.status}); retrying with --prefer-offline (the registry for what is not cached)`);
+    install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], host, env);
+  }
+  ok(install, 'npm install');
+  const installed = Date.now();
+  assert.ok(existsSync(path.join(host, 'node_modules/@lectern/server-sdk/dist/index.js')));
+  assert.ok(!existsSync(path.join(host, 'node_modules/ioredis')) && !existsSync(path.join(host, 'node_modules/openai')), 'optional peers are not installed');
+  assert.ok(!existsSync(path.join(host, 'node_modules/@mediapipe/hands')), '@mediapipe/hands is an optional peer');
+  assert.ok(existsSync(path.join(host, 'node_modules/@mediapipe/tasks-vision/wasm')), 'tasks-vision (and its wasm/ to serve) is installed');
+
+  ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], host), 'tsc against the installed packages');
+  const checked = Date.now();
+  const out = ok(run(process.execPath, ['dist/main.js'], host, env), 'the host');
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { firstRequestAt: number; peers: string[]; grants: string[] };
+  assert.deepEqual(result.peers, ['ada']);
+  assert.ok(result.grants.includes('roomAdmin'));
+  console.log(
+    `install → first request: ${((result.firstRequestAt - t0) / 1000).toFixed(1)} s (npm install ${offline ? '--offline' : '--prefer-offline'} ${((installed - t0) / 1000).toFixed(1)} s, ` +
+      `tsc ${((checked - installed) / 1000).toFixed(1)} s, start → joined ${((result.firstRequestAt - checked) / 1000).toFixed(1)} s)`,
+  );
+});
+
+test('whisper-api builds as a wheel that installs into a fresh virtual environment with its whisper-api console script', (t) => {
+  const here = path.join(root, 'python/whisper-api');
+  const venvPython = path.join(here, '.venv/bin/python');
+  if (process.env.LECTERN_SKIP_PYTHON === '1') return t.skip('LECTERN_SKIP_PYTHON=1');
+  assert.ok(existsSync(venvPython), 'whisper-api\'s virtual environment (scripts/setup.sh)');
+  const wheels = path.join(tmp, 'wheels');
+  // A copy of the project's files, so the build's own directories stay out of the repository.
+  const project = path.join(tmp, 'whisper-api');
+  mkdirSync(project);
+  for (const f of ['pyproject.toml', 'README.md', 'LICENSE']) cpSync(path.join(here, f), path.join(project, f));
+  cpSync(path.join(here, 'src/whisper_api'), path.join(project, 'src/whisper_api'), { recursive: true, filter: (f) => !f.includes('__pycache__') });
+  // Built offline with the development environment's setuptools + wheel (the `test` extra).
+  ok(run(venvPython, ['-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q', '-w', wheels, project], tmp, { PIP_DISABLE_PIP_VERSION_CHECK: '1' }), 'pip wheel');
+  const wheel = readdirSync(wheels).find((f) => /^whisper_api-0\.1\.0-py3-none-any\.whl$/.test(f));
+  assert.ok(wheel, `a pure-Python wheel in ${readdirSync(wheels).join(', ')}`);
+  const files = execFileSync(venvPython, ['-c', 'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))', path.join(wheels, wheel)], { encoding: 'utf8' });
+  assert.match(files, /^whisper_api\/cli\.py$/m);
+  assert.match(files, /^whisper_api-0\.1\.0\.dist-info\/entry_points\.txt$/m);
+  assert.match(files, /^whisper_api-0\.1\.0\.dist-info\/(licenses\/)?LICENSE$/m);
+  // A fresh venv gets the wheel (no index); its third-party dependencies are borrowed from the
+  // development environment through a .pth line (that directory's own .pth files, among them
+  // the editable install of whisper_api, are not run), so the import below is the wheel's.
+  const venv = path.join(tmp, 'venv');
+  ok(run('python3', ['-m', 'venv', venv], tmp), 'python3 -m venv');
+  ok(run(path.join(venv, 'bin/python'), ['-m', 'pip', 'install', '-q', '--no-deps', '--no-index', path.join(wheels, wheel)], tmp, { PIP_DISABLE_PIP_VERSION_CHECK: '1' }), 'pip install the wheel');
+  const devSite = execFileSync(venvPython, ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], { encoding: 'utf8' }).trim();
+  const site = execFileSync(path.join(venv, 'bin/python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], { encoding: 'utf8' }).trim();
+  writeFileSync(path.join(site, 'lectern-dev-deps.pth'), `${devSite}\n`);
+  const where = ok(run(path.join(venv, 'bin/python'), ['-c', 'import whisper_api; print(whisper_api.__file__)'], tmp), 'import whisper_api');
+  assert.ok(where.trim().startsWith(site), `whisper_api imported from the wheel's install (${where.trim()})`);
+  const help = ok(run(path.join(venv, 'bin/whisper-api'), ['--help'], tmp), 'whisper-api --help');
+  assert.match(help, /--port/);
+});
