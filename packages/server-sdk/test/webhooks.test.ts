@@ -4,7 +4,8 @@
 // signed with another secret; per-room order; a receiver that refuses
 // connections, then answers 500, then comes up (every event arrives once, the
 // retries are counted); the queue bound with both drop policies; a slow
-// receiver that does not slow RoomManager.handle; close()'s bound.
+// receiver that does not slow RoomManager.handle; close()'s bound; an attempt
+// cut by attemptTimeoutMs and retried.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -335,4 +336,28 @@ console.log(JSON.stringify({ verify: typeof webhooks.verifyWebhook, sender: type
   assert.ok(report.loaded.some((u) => u.includes('/server-sdk/src/webhooks/signature.ts')), 'the recorder sees the webhook modules');
   const heavy = report.loaded.filter((u) => /\/node_modules\/(mediasoup|ioredis|openai|execa|zod)\/|\/server-sdk\/src\/(rooms|transcription)\//.test(u));
   assert.deepEqual(heavy, []);
+});
+
+test('an attempt the receiver does not answer within attemptTimeoutMs is aborted and retried', async () => {
+  const receiver = new Receiver();
+  const port = await receiver.listen();
+  let calls = 0;
+  const hung: (() => void)[] = [];
+  // The first request is never answered; the retry is.
+  receiver.answer = () => (++calls === 1 ? new Promise<number>((resolve) => hung.push(() => resolve(200))) : 200);
+  const sender = new WebhookSender({ url: `http://127.0.0.1:${port}/`, secret, attemptTimeoutMs: 200, retryBackoff: { minMs: 10, maxMs: 20 } });
+  const failures = record(sender, 'attemptFailed');
+  const delivered = record(sender, 'delivered');
+  const t0 = performance.now();
+  const id = sender.send('room.created', { roomId: 'wh-timeout' });
+  await waitFor('delivered after a timeout', () => delivered.length === 1, 10_000);
+  const elapsed = performance.now() - t0;
+  assert.deepEqual(failures.map((f) => [f.attempt, f.error, f.status, f.willRetry]), [[1, 'timed out', undefined, true]]);
+  assert.equal(delivered[0]!.event.id, id);
+  assert.equal(delivered[0]!.attempts, 2);
+  assert.ok(elapsed >= 190 && elapsed < 3000, `the first attempt was cut at ~200 ms (delivered after ${elapsed.toFixed(0)} ms)`);
+  assert.equal(receiver.received.filter((r) => r.event.id === id).length, 2, 'the receiver saw the event twice (same webhook-id: deduplicate on it)');
+  await sender.close();
+  hung.forEach((release) => release());
+  await receiver.close();
 });
