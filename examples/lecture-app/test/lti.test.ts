@@ -120,8 +120,8 @@ test('an instructor and a learner launch from the same course: one room, lecture
   assert.match(state, /^[A-Za-z0-9_-]{43}$/);
   assert.match(q.get('nonce')!, /^[A-Za-z0-9_-]{43}$/);
   assert.notEqual(q.get('nonce'), state);
-  // The state is bound to this browser: HttpOnly, only for /lti/, short-lived; SameSite=None for the cross-site post (no Secure over http).
-  assert.deepEqual(browser.setCookies, [`lectern_lti_${state}=1; Path=/lti/; Max-Age=300; HttpOnly; SameSite=None`]);
+  // The state is bound to this browser: HttpOnly, only for /lti/, short-lived; SameSite=None for the cross-site post, Secure (loopback counts as secure).
+  assert.deepEqual(browser.setCookies, [`lectern_lti_${state}=1; Path=/lti/; Max-Age=300; HttpOnly; SameSite=None; Secure`]);
   assert.equal(action, app.lti!.launchUrl);
   assert.equal(fields.state, state);
 

@@ -235,12 +235,15 @@ export class LtiTool {
   /**
    * The state cookie: HttpOnly, only sent to /lti/, gone after the login's
    * lifetime. SameSite=None because the launch is a cross-site form post from
-   * the platform (Lax would leave the cookie behind); Secure when the tool is
-   * served over https (browsers refuse SameSite=None without it there; over
-   * plain http, as in the demo, Secure would make the browser drop it).
+   * the platform (Lax would leave the cookie behind); Secure, which browsers
+   * require with SameSite=None, when the tool is served over https or on a
+   * loopback host (browsers treat http://127.0.0.1 and localhost as secure and
+   * keep Secure cookies from them: the demo works in Chromium). On plain http
+   * elsewhere a browser drops the cookie: real launches need https.
    */
   #cookie(name: string, value: string, maxAgeSeconds: number): string {
-    const secure = this.#toolUrl.protocol === 'https:' ? '; Secure' : '';
+    const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(this.#toolUrl.hostname);
+    const secure = this.#toolUrl.protocol === 'https:' || loopback ? '; Secure' : '';
     return `${name}=${value}; Path=/lti/; Max-Age=${Math.floor(maxAgeSeconds)}; HttpOnly; SameSite=None${secure}`;
   }
 }
