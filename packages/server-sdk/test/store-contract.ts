@@ -5,11 +5,16 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { ErrorCode, LecternError } from '@lectern/server-sdk';
-import type { LectureRecord, LectureSummary, TranscriptEntry, TranscriptStore } from '@lectern/server-sdk/transcription';
+import type { LectureListing, LectureRecord, LectureSummary, TranscriptEntry, TranscriptStore } from '@lectern/server-sdk/transcription';
 
 export interface StoreHarness {
   /** A fresh, empty store (the contract closes it after each test). */
   create(): Promise<TranscriptStore>;
+  /**
+   * Every key the store holds in its backend (Redis: SCAN of its prefix), for
+   * the "nothing leaks" checks; a store with no backend to inspect leaves it out.
+   */
+  keys?(store: TranscriptStore): Promise<string[]>;
 }
 
 export function entry(batchId: string, index: number, start: number, text = `${batchId}#${index}`): TranscriptEntry {
@@ -284,6 +289,88 @@ export function transcriptStoreContract(label: string, harness: StoreHarness): v
       assert.deepEqual(await store.getBatchIds('L'), [], 'nothing was written by rejected calls');
     });
 
+    test("listLectures: a room's lectures, oldest first, with status and time range", async () => {
+      const store = await fresh();
+      const at = (minute: number) => new Date(Date.UTC(2024, 4, 1, 9, minute)).toISOString();
+      const lecture = (lectureId: string, roomId: string, minute: number): LectureRecord => ({ lectureId, roomId, startedAt: at(minute) });
+      // Written out of order; L-b and L-b2 start at the same time (ties by id).
+      await store.putLecture({ ...lecture('L-c', 'bio', 30), requestedLanguage: 'auto' });
+      await store.putLecture(lecture('L-b2', 'bio', 20));
+      await store.putLecture(lecture('L-a', 'bio', 10));
+      await store.putLecture(lecture('L-b', 'bio', 20));
+      await store.putLecture(lecture('X-1', 'chem', 15));
+      // L-a summarised, L-b stopped (ended, no summary yet), the rest running.
+      await store.putLecture({ ...lecture('L-a', 'bio', 10), endedAt: at(50) });
+      await store.putSummary('L-a', summary());
+      await store.putLecture({ ...lecture('L-b', 'bio', 20), endedAt: at(55), language: 'en' });
+      // A transcript without a record is not a lecture of any room.
+      await store.putBatch('orphan', 'b0', batch('b0', [0]));
+
+      const ids = (list: LectureListing[]) => list.map((l) => l.lectureId);
+      const all = await store.listLectures('bio');
+      assert.deepEqual(ids(all), ['L-a', 'L-b', 'L-b2', 'L-c']);
+      assert.deepEqual(all.map((l) => l.status), ['summarised', 'stopped', 'running', 'running']);
+      assert.deepEqual(all[1], { ...lecture('L-b', 'bio', 20), endedAt: at(55), language: 'en', status: 'stopped' });
+      assert.equal(all[3]!.requestedLanguage, 'auto');
+      assert.deepEqual(ids(await store.listLectures('chem')), ['X-1']);
+      assert.deepEqual(await store.listLectures('nobody'), []);
+
+      // [from, to) over startedAt; Date or ISO string.
+      assert.deepEqual(ids(await store.listLectures('bio', { from: at(20) })), ['L-b', 'L-b2', 'L-c']);
+      assert.deepEqual(ids(await store.listLectures('bio', { to: new Date(at(20)) })), ['L-a']);
+      assert.deepEqual(ids(await store.listLectures('bio', { from: new Date(at(11)), to: at(30) })), ['L-b', 'L-b2']);
+      assert.deepEqual(await store.listLectures('bio', { from: at(30), to: at(30) }), []);
+      assert.deepEqual(await store.listLectures('bio', { from: at(40), to: at(10) }), []);
+      // Status filter: one or several.
+      assert.deepEqual(ids(await store.listLectures('bio', { status: 'running' })), ['L-b2', 'L-c']);
+      assert.deepEqual(ids(await store.listLectures('bio', { status: ['summarised', 'stopped'] })), ['L-a', 'L-b']);
+      assert.deepEqual(ids(await store.listLectures('bio', { status: [], from: at(0) })), []);
+      assert.deepEqual(ids(await store.listLectures('bio', { status: 'running', from: at(25) })), ['L-c']);
+
+      // Returned objects are copies.
+      all[0]!.roomId = 'mutated';
+      assert.equal((await store.listLectures('bio'))[0]!.roomId, 'bio');
+
+      for (const [what, options] of [
+        ['from not a date', { from: 'yesterday' }],
+        ['to an invalid Date', { to: new Date(Number.NaN) }],
+        ['unknown status', { status: 'paused' }],
+        ['status list with an unknown', { status: ['running', 'gone'] }],
+      ] as const) {
+        await rejectsWith(store.listLectures('bio', options as never), ErrorCode.INVALID_REQUEST, what);
+      }
+      await rejectsWith(store.listLectures(''), ErrorCode.INVALID_REQUEST, 'empty roomId');
+      await rejectsWith(store.listLectures('a\nb'), ErrorCode.INVALID_REQUEST, 'control character in roomId');
+      await rejectsWith(store.putLecture({ ...lecture('L-z', 'bio', 0), startedAt: 'soon' }), ErrorCode.INVALID_REQUEST, 'startedAt not a time');
+    });
+
+    test('listLectures follows a lecture that moves room or is deleted; deleting every lecture leaves nothing behind', async () => {
+      const store = await fresh();
+      const lecture = (lectureId: string, roomId: string): LectureRecord => ({ ...record(lectureId), roomId });
+      for (const id of ['A', 'B']) {
+        await store.putLecture(lecture(id, 'r1'));
+        await store.putBatch(id, 'b0', batch('b0', [0, 1]));
+        await store.putSummary(id, summary());
+      }
+      await store.putLecture(lecture('C', 'r2'));
+      assert.deepEqual((await store.listLectures('r1')).map((l) => l.lectureId), ['A', 'B']);
+      // The record's roomId decides where a lecture is listed.
+      await store.putLecture(lecture('B', 'r2'));
+      // Status comes from the record: no endedAt is running, whatever else is stored.
+      assert.deepEqual((await store.listLectures('r2')).map((l) => [l.lectureId, l.status]), [['B', 'running'], ['C', 'running']]);
+      await store.deleteLecture('A');
+      await store.deleteLecture('B');
+      // Checked before r1 is listed again (a listing may tidy up what it meets).
+      if (harness.keys) {
+        assert.deepEqual((await harness.keys(store)).filter((k) => !k.includes('{C}') && !k.includes('{r2}')), [], "only C's keys and r2's list are left");
+      }
+      assert.deepEqual(await store.listLectures('r1'), []);
+      await store.deleteLecture('C');
+      await store.deleteLecture('never-written');
+      assert.deepEqual(await store.listLectures('r2'), []);
+      if (harness.keys) assert.deepEqual(await harness.keys(store), [], 'no key of any lecture or room list is left');
+    });
+
     test('close() is idempotent and later calls reject with CLOSED', async () => {
       const store = await fresh();
       await store.putBatch('L', 'b0', batch('b0', [0]));
@@ -291,6 +378,7 @@ export function transcriptStoreContract(label: string, harness: StoreHarness): v
       await store.close();
       await rejectsWith(store.getTranscript('L'), ErrorCode.CLOSED);
       await rejectsWith(store.putBatch('L', 'b1', []), ErrorCode.CLOSED);
+      await rejectsWith(store.listLectures('room-1'), ErrorCode.CLOSED);
     });
   });
 }

@@ -50,16 +50,29 @@ async function writeLecture(store: RedisTranscriptStore, id: string): Promise<vo
 const newStore = (options: Partial<RedisTranscriptStoreOptions> = {}) =>
   new RedisTranscriptStore({ url: server.url, keyPrefix: uniquePrefix(), ...options } as RedisTranscriptStoreOptions);
 
-transcriptStoreContract('RedisTranscriptStore', { create: async () => newStore() });
+/** Each contract store's key prefix, to SCAN what it left behind. */
+const contractPrefixes = new WeakMap<object, string>();
+transcriptStoreContract('RedisTranscriptStore', {
+  create: async () => {
+    const prefix = uniquePrefix();
+    const store = newStore({ keyPrefix: prefix });
+    contractPrefixes.set(store, prefix);
+    return store;
+  },
+  keys: (store) => scanKeys(inspect, contractPrefixes.get(store)!),
+});
 
 describe('RedisTranscriptStore: Redis specifics', () => {
-  test('key layout: four keys per lecture, hash-tagged by the lecture id', async () => {
+  test("key layout: four keys per lecture, hash-tagged by the lecture id, and a room's list hash-tagged by the room id", async () => {
     const prefix = uniquePrefix();
     const store = newStore({ keyPrefix: prefix });
     try {
       await writeLecture(store, 'lec-1');
       const base = `${prefix}lecture:{lec-1}`;
-      assert.deepEqual(await scanKeys(inspect, prefix), [base, `${base}:batches`, `${base}:entries`, `${base}:entry`].sort());
+      const roomList = `${prefix}room:{room-1}:lectures`;
+      assert.deepEqual(await scanKeys(inspect, prefix), [base, `${base}:batches`, `${base}:entries`, `${base}:entry`, roomList].sort());
+      assert.equal(await inspect.type(roomList), 'zset');
+      assert.deepEqual(await inspect.zrange(roomList, 0, -1, 'WITHSCORES'), ['lec-1', String(Date.parse(record('lec-1').startedAt))]);
       assert.equal(await inspect.type(base), 'hash');
       assert.equal(await inspect.type(`${base}:entries`), 'zset');
       assert.equal(await inspect.type(`${base}:entry`), 'hash');
@@ -89,20 +102,22 @@ describe('RedisTranscriptStore: Redis specifics', () => {
     try {
       await writeLecture(short, 'L');
       const keys = await scanKeys(inspect, prefix);
-      assert.equal(keys.length, 4);
+      assert.equal(keys.length, 5, 'four lecture keys and the room list');
       for (const key of keys) {
         const pttl = await inspect.pttl(key);
         assert.ok(pttl > 90_000 && pttl <= 100_000, `${key} PTTL ${pttl}`);
       }
-      // One small write through another store refreshes the expiry of all four keys.
+      // One small write through another store refreshes the expiry of all four
+      // lecture keys; the room list is refreshed by putLecture.
       await long.putSummary('L', summary('later'));
+      await long.putLecture(record('L'));
       for (const key of await scanKeys(inspect, prefix)) {
         const ttl = await inspect.ttl(key);
         assert.ok(ttl > 4900 && ttl <= 5000, `${key} TTL ${ttl}`);
       }
       await writeLecture(forever, 'L');
       const foreverKeys = await scanKeys(inspect, foreverPrefix);
-      assert.equal(foreverKeys.length, 4);
+      assert.equal(foreverKeys.length, 5);
       for (const key of foreverKeys) assert.equal(await inspect.ttl(key), -1, key);
     } finally {
       await Promise.all([short.close(), long.close(), forever.close()]);
@@ -119,10 +134,12 @@ describe('RedisTranscriptStore: Redis specifics', () => {
       assert.deepEqual(await b.getBatchIds('same'), ['only-b']);
       assert.equal(await b.getLecture('same'), undefined);
       assert.equal(await b.getSummary('same'), undefined);
-      assert.ok((await scanKeys(inspect, 'iso-a:')).every((k) => k.startsWith('iso-a:lecture:{same}')));
+      assert.ok((await scanKeys(inspect, 'iso-a:')).every((k) => k.startsWith('iso-a:lecture:{same}') || k === 'iso-a:room:{room-1}:lectures'));
+      assert.deepEqual(await b.listLectures('room-1'), []);
       await b.deleteLecture('same');
       assert.equal((await a.getTranscript('same')).length, 4, "deleting in b leaves a's lecture");
-      assert.equal((await scanKeys(inspect, 'iso-a:')).length, 4);
+      assert.equal((await scanKeys(inspect, 'iso-a:')).length, 5);
+      assert.deepEqual((await a.listLectures('room-1')).map((l) => l.lectureId), ['same']);
       assert.deepEqual(await scanKeys(inspect, 'iso-b:'), []);
     } finally {
       await a.deleteLecture('same');
@@ -136,11 +153,32 @@ describe('RedisTranscriptStore: Redis specifics', () => {
     try {
       await writeLecture(store, 'L1');
       await writeLecture(store, 'L2');
-      assert.equal((await scanKeys(inspect, prefix)).length, 8);
+      assert.equal((await scanKeys(inspect, prefix)).length, 9, 'four keys per lecture and their room list');
       await store.deleteLecture('L1');
       assert.deepEqual(await scanKeys(inspect, `${prefix}lecture:{L1}`), []);
-      assert.equal((await scanKeys(inspect, prefix)).length, 4);
+      assert.equal((await scanKeys(inspect, prefix)).length, 5);
+      assert.deepEqual(await inspect.zrange(`${prefix}room:{room-1}:lectures`, 0, -1), ['L2']);
       await store.deleteLecture('L2');
+      assert.deepEqual(await scanKeys(inspect, prefix), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a lecture whose keys expired leaves its room's list when a listing meets it", async () => {
+    const prefix = uniquePrefix();
+    const store = newStore({ keyPrefix: prefix });
+    try {
+      await writeLecture(store, 'gone');
+      await writeLecture(store, 'kept');
+      // What TTL expiry does to one lecture while its room's list lives on (a later lecture refreshed it).
+      const base = `${prefix}lecture:{gone}`;
+      await inspect.del(base, `${base}:entries`, `${base}:entry`, `${base}:batches`);
+      const listKey = `${prefix}room:{room-1}:lectures`;
+      assert.deepEqual(await inspect.zrange(listKey, 0, -1), ['gone', 'kept']);
+      assert.deepEqual((await store.listLectures('room-1')).map((l) => l.lectureId), ['kept']);
+      assert.deepEqual(await inspect.zrange(listKey, 0, -1), ['kept'], 'the stale member was removed');
+      await store.deleteLecture('kept');
       assert.deepEqual(await scanKeys(inspect, prefix), []);
     } finally {
       await store.close();

@@ -126,7 +126,8 @@ test('deletion queue: sequential, never throws, reports what it could not delete
 
 test('the service refuses unsafe or invalid configuration and bad requests with typed errors', async () => {
   const manager = await RoomManager.create({ workers: { numWorkers: 1 } });
-  const engine: SttEngine = { name: 'unused', transcribe: () => Promise.reject(new Error('unused')), healthy: async () => false };
+  // Healthy (the start-up check passes) but never called: no audio reaches it here.
+  const engine: SttEngine = { name: 'unused', transcribe: () => Promise.reject(new Error('unused')), healthy: async () => true };
   const code = (c: string) => (e: unknown) => e instanceof LecternError && e.code === c;
   try {
     for (const tapListenIp of ['0.0.0.0', '10.0.0.1', '::']) {

@@ -46,6 +46,14 @@ export interface TranscribeOptions {
   signal?: AbortSignal;
 }
 
+/** What an engine can say about itself ({@link SttEngine.capabilities}); a field it cannot tell is left out. */
+export interface SttEngineCapabilities {
+  /** False for an English-only model, which refuses any language but `en`. */
+  multilingual?: boolean;
+  /** The model's name, e.g. `base` or `tiny.en`. */
+  model?: string;
+}
+
 /**
  * A speech-to-text engine. Lectern's transcription pipeline depends only on this
  * interface; `python/whisper-api` is the default engine, and any other (a cloud
@@ -68,4 +76,11 @@ export interface SttEngine {
   transcribe(filePath: string, options?: TranscribeOptions): Promise<Transcription>;
   /** Resolves true when the engine is ready to take work. */
   healthy(): Promise<boolean>;
+  /**
+   * Optional: what the engine can do, so a caller can refuse work up front
+   * (Lectern refuses a non-English lecture on an English-only engine before
+   * starting it). Resolves `undefined` when the engine cannot tell right now;
+   * never rejects.
+   */
+  capabilities?(): Promise<SttEngineCapabilities | undefined>;
 }

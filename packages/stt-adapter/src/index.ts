@@ -4,6 +4,7 @@
  */
 export type {
   SttEngine,
+  SttEngineCapabilities,
   Transcription,
   TranscriptSegment,
   TranscriptWord,

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import pRetry from 'p-retry';
-import type { SttEngine, TranscribeOptions, Transcription } from './engine.js';
+import type { SttEngine, SttEngineCapabilities, TranscribeOptions, Transcription } from './engine.js';
 import { SttError } from './errors.js';
 import { httpError, isRecord, isWireTranscription, toTranscription } from './wire.js';
 
@@ -212,17 +212,38 @@ export class WhisperApiClient implements SttEngine {
    * is loaded) within the health timeout; false otherwise. Never throws.
    */
   async healthy(): Promise<boolean> {
+    const body = await this.#health();
+    return body !== undefined && body.status === 'ok';
+  }
+
+  /**
+   * What `GET /health` says about the loaded model: `multilingual` (false for
+   * an English-only model such as `tiny.en`, which refuses other languages) and
+   * `model`. Resolves `undefined` when the server is unreachable, not ready, or
+   * too old to say; never throws.
+   */
+  async capabilities(): Promise<SttEngineCapabilities | undefined> {
+    const body = await this.#health();
+    if (body === undefined || body.status !== 'ok') return undefined;
+    const capabilities: SttEngineCapabilities = {};
+    if (typeof body.multilingual === 'boolean') capabilities.multilingual = body.multilingual;
+    if (typeof body.model === 'string') capabilities.model = body.model;
+    return capabilities;
+  }
+
+  /** The JSON body of a 200 from `GET /health` within the health timeout; undefined otherwise. */
+  async #health(): Promise<Record<string, unknown> | undefined> {
     try {
       const response = await this.#fetch(this.#healthUrl, {
         headers: this.#headers,
         signal: AbortSignal.timeout(this.#healthTimeoutMs),
       });
       const text = await response.text();
-      if (!response.ok) return false;
+      if (!response.ok) return undefined;
       const body: unknown = JSON.parse(text);
-      return isRecord(body) && body.status === 'ok';
+      return isRecord(body) ? body : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
 

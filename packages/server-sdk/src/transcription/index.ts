@@ -13,6 +13,9 @@ export {
   type TranscriptionServiceOptions,
   type StartTranscriptionOptions,
   type LectureTranscription,
+  type SubtitleFormat,
+  DEFAULT_ENGINE_CHECK_TIMEOUT_MS,
+  type TranscriptExport,
 } from './pipeline/transcription-service.js';
 export type { TranscriptionServiceEvents, LecturePipelineEvents, PipelineStage } from './events.js';
 export { LecturePipeline, lecturerAudio, type ProducerSelector } from './pipeline/lecture-pipeline.js';
@@ -20,7 +23,7 @@ export { AUTO_LANGUAGE, type RequestedLanguage } from './pipeline/lecture-langua
 export { toTimeline } from './pipeline/stt-stage.js';
 export type { AudioSegment, TapRunEndReason } from './tap/audio-tap.js';
 export type { BatchManifest, BatchPart, TransferFormat } from './batch/manifest.js';
-export type { TranscriptStore, LectureRecord } from './store/transcript-store.js';
+export type { TranscriptStore, LectureRecord, LectureStatus, LectureListing, ListLecturesOptions } from './store/transcript-store.js';
 export { MemoryTranscriptStore } from './store/memory-store.js';
 export { RedisTranscriptStore, DEFAULT_TRANSCRIPT_TTL_SECONDS, type RedisTranscriptStoreOptions } from './store/redis-store.js';
 export type { Summarizer, SummarizeInput } from './summary/summarizer.js';

@@ -45,7 +45,8 @@ interface Cue {
  * entry (or several for a long one), `HH:MM:SS.mmm --> HH:MM:SS.mmm`. Cue
  * text is escaped (`&` → `&amp;`, `<` → `&lt;`, `>` → `&gt;`), so it can
  * never hold a `-->` or a tag, and has no blank lines. Entries with no text
- * are left out.
+ * are left out; cues are in time order and never overlap (one that runs into
+ * the next ends where the next starts).
  */
 export function toWebVtt(entries: readonly TranscriptEntry[], options: SubtitleOptions = {}): string {
   const cues = buildCues(entries, options).map(
@@ -116,7 +117,26 @@ function buildCues(entries: readonly TranscriptEntry[], options: SubtitleOptions
       from = to;
     });
   }
-  return cues;
+  return sequence(cues);
+}
+
+/**
+ * Cues in time order that never overlap: entries from two streams, or an
+ * engine's segments that overlap slightly, would make players show two cues at
+ * once (or drop one). A cue that runs into the next ends where the next starts;
+ * a cue starting at the same time as the previous one starts where that ends.
+ * Starts come out strictly increasing and every cue lasts at least 1 ms.
+ */
+function sequence(cues: Cue[]): Cue[] {
+  const sorted = cues.map((cue, i) => ({ cue, i })).sort((a, b) => a.cue.startMs - b.cue.startMs || a.i - b.i).map(({ cue }) => cue);
+  for (let i = 1; i < sorted.length; i++) {
+    const previous = sorted[i - 1]!;
+    const cue = sorted[i]!;
+    if (previous.endMs > cue.startMs) previous.endMs = Math.max(previous.startMs + 1, cue.startMs);
+    if (cue.startMs < previous.endMs) cue.startMs = previous.endMs;
+    if (cue.endMs <= cue.startMs) cue.endMs = cue.startMs + 1;
+  }
+  return sorted;
 }
 
 /**

@@ -11,7 +11,8 @@ import type { TransferFormat } from '../batch/manifest.js';
 import { FORWARDED_PIPELINE_EVENTS, type LecturePipelineEvents, type TranscriptionServiceEvents } from '../events.js';
 import { TranscriptionMetrics } from '../metrics.js';
 import { MemoryTranscriptStore } from '../store/memory-store.js';
-import type { TranscriptStore } from '../store/transcript-store.js';
+import type { LectureListing, ListLecturesOptions, TranscriptStore } from '../store/transcript-store.js';
+import { toSrt, toWebVtt, type SubtitleOptions } from '../export/subtitles.js';
 import { OfflineSummarizer } from '../summary/offline-summarizer.js';
 import type { Summarizer } from '../summary/summarizer.js';
 import { DEFAULT_TAP_SETTINGS, validateTapSettings, type AudioTapSettings } from '../tap/audio-tap.js';
@@ -58,7 +59,18 @@ export interface TranscriptionServiceOptions {
   transcribe?: Omit<TranscribeOptions, 'signal' | 'language'> & { language?: RequestedLanguage };
   /** How long stopping a lecture waits for outstanding batches. Default 10 minutes. */
   finalizeTimeoutMs?: number;
+  /**
+   * The engine check at {@link TranscriptionService.startTranscription}: the
+   * engine's `healthy()` must answer true within `timeoutMs` (default 3000),
+   * and an engine that says it is English-only (`capabilities()`) refuses a
+   * lecture in another language; otherwise nothing is started. `false` skips
+   * the check (the pipeline then keeps batches on disk until the engine works).
+   */
+  engineCheck?: { timeoutMs?: number } | false;
 }
+
+/** Default {@link TranscriptionServiceOptions.engineCheck} time limit, in milliseconds. */
+export const DEFAULT_ENGINE_CHECK_TIMEOUT_MS = 3000;
 
 export interface StartTranscriptionOptions {
   /** Id the transcript is stored under. Default `<roomId>-<start time>`. Reusing an id continues that lecture. */
@@ -76,6 +88,28 @@ export interface StartTranscriptionOptions {
    */
   language?: RequestedLanguage;
 }
+
+/** A subtitle format {@link TranscriptionService.exportTranscript} writes: WebVTT or SubRip. */
+export type SubtitleFormat = 'vtt' | 'srt';
+
+/** What {@link TranscriptionService.exportTranscript} returns: the file and how to serve it. */
+export interface TranscriptExport {
+  lectureId: string;
+  format: SubtitleFormat;
+  /** `text/vtt; charset=utf-8` or `application/x-subrip; charset=utf-8`. */
+  contentType: string;
+  /** `<lectureId>.vtt` or `<lectureId>.srt` (lecture ids are file-name safe). */
+  fileName: string;
+  /** The file's text (UTF-8 when served with `contentType`). */
+  text: string;
+  /** Cues in the file (0 for a lecture with no transcript yet). */
+  cues: number;
+}
+
+const SUBTITLE_CONTENT_TYPES: Readonly<Record<SubtitleFormat, string>> = {
+  vtt: 'text/vtt; charset=utf-8',
+  srt: 'application/x-subrip; charset=utf-8',
+};
 
 /** A running lecture transcription. */
 export interface LectureTranscription {
@@ -113,6 +147,8 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
   private readonly defaultLanguage: RequestedLanguage;
   private readonly summarizer: Summarizer;
   private readonly metrics: TranscriptionMetrics;
+  /** Time limit of the engine check at start; undefined when it is off. */
+  private readonly engineCheckMs: number | undefined;
   private closed = false;
 
   constructor(
@@ -143,6 +179,11 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     if (!['mp3', 'wav', 'flac'].includes(batch.transferFormat)) {
       throw new LecternError(ErrorCode.INVALID_CONFIG, `transferFormat must be mp3, wav or flac (got ${String(batch.transferFormat)})`);
     }
+    const check = options.engineCheck ?? {};
+    this.engineCheckMs = check === false ? undefined : (check.timeoutMs ?? DEFAULT_ENGINE_CHECK_TIMEOUT_MS);
+    if (this.engineCheckMs !== undefined && !(Number.isFinite(this.engineCheckMs) && this.engineCheckMs > 0)) {
+      throw new LecternError(ErrorCode.INVALID_CONFIG, `engineCheck.timeoutMs must be a positive number (got ${String(this.engineCheckMs)})`);
+    }
     const { language: defaultLanguage, ...transcribe } = options.transcribe ?? {};
     this.defaultLanguage = parseRequestedLanguage(defaultLanguage ?? AUTO_LANGUAGE);
     this.settings = {
@@ -170,6 +211,13 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
    * Starts transcribing a room's lecture: its selected audio producers are
    * tapped now and whenever they appear (a lecturer re-joining is followed).
    * Rejects with NOT_FOUND for an unknown room, INVALID_STATE if one is running.
+   *
+   * The engine is asked first (see {@link TranscriptionServiceOptions.engineCheck}):
+   * `UNAVAILABLE` with `details.engine` (and `details.reason`: `unhealthy`,
+   * `timeout`, `error`) when it is not ready, `INVALID_REQUEST` with
+   * `details.reason: 'unsupported-language'` for a non-English lecture on an
+   * engine that says it is English-only. Either way nothing was started: no
+   * tap, no FFmpeg, no store record.
    */
   async startTranscription(roomId: string, options: StartTranscriptionOptions = {}): Promise<LectureTranscription> {
     this.assertOpen();
@@ -182,6 +230,8 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     validateLectureId(lectureId);
     const language = parseRequestedLanguage(options.language ?? this.defaultLanguage);
     const start = (async () => {
+      await this.checkEngine(language);
+      if (room.isClosed || this.closed) throw new LecternError(ErrorCode.CLOSED, `room ${roomId} closed while transcription started`);
       const pipeline = await LecturePipeline.create({ lectureId, roomId, workDir: this.workDir, language }, this.deps());
       this.forward(pipeline, roomId);
       if (room.isClosed || this.closed) {
@@ -210,6 +260,37 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     const pipeline = this.lectures.get(roomId);
     if (!pipeline) throw new LecternError(ErrorCode.NOT_FOUND, `room ${roomId} has no running transcription`);
     return this.finish(roomId, pipeline);
+  }
+
+  /**
+   * The lectures of a room as the store keeps them (oldest first), with their
+   * status (`running`, `stopped`, `summarised`); optionally only those that
+   * started in `[from, to)` or in given states. See {@link TranscriptStore.listLectures}.
+   */
+  listLectures(roomId: string, options?: ListLecturesOptions): Promise<LectureListing[]> {
+    return this.store.listLectures(roomId, options);
+  }
+
+  /**
+   * A stored lecture's transcript as a subtitle file (WebVTT or SRT, through
+   * {@link toWebVtt} / {@link toSrt} with the lecture's language): valid for
+   * players, cues in time order and never overlapping, no empty cues. Works
+   * while the lecture runs (what is transcribed so far) and after it ended.
+   * @throws {LecternError} `NOT_FOUND` for a lecture the store does not know,
+   *   `INVALID_REQUEST` for another format, the store's errors (`UNAVAILABLE`).
+   */
+  async exportTranscript(lectureId: string, format: SubtitleFormat, options: Omit<SubtitleOptions, 'language'> = {}): Promise<TranscriptExport> {
+    if (format !== 'vtt' && format !== 'srt') {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, `format must be vtt or srt (got ${String(format).slice(0, 16)})`);
+    }
+    validateLectureId(lectureId);
+    const record = await this.store.getLecture(lectureId);
+    if (!record) throw notFound('lecture', lectureId);
+    const entries = await this.store.getTranscript(lectureId);
+    const subtitleOptions: SubtitleOptions = { ...options, ...(record.language !== undefined ? { language: record.language } : {}) };
+    const text = format === 'vtt' ? toWebVtt(entries, subtitleOptions) : toSrt(entries, subtitleOptions);
+    const cues = (text.match(/ --> /g) ?? []).length;
+    return { lectureId, format, contentType: SUBTITLE_CONTENT_TYPES[format], fileName: `${lectureId}.${format}`, text, cues };
   }
 
   /**
@@ -244,6 +325,34 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     await Promise.allSettled([...this.finishing]);
     this.metrics.unregister();
     if (this.ownsStore) await this.store.close();
+  }
+
+  /** The engine check before a lecture starts (see {@link TranscriptionServiceOptions.engineCheck}). */
+  private async checkEngine(language: RequestedLanguage): Promise<void> {
+    const timeoutMs = this.engineCheckMs;
+    if (timeoutMs === undefined) return;
+    const engine = this.options.engine;
+    const outcome = await bounded(() => engine.healthy(), timeoutMs);
+    if (outcome.kind !== 'value' || outcome.value !== true) {
+      const reason = outcome.kind === 'value' ? 'unhealthy' : outcome.kind;
+      const why = reason === 'timeout' ? `did not answer within ${timeoutMs} ms` : reason === 'error' ? 'failed its health check' : 'is not ready';
+      throw new LecternError(
+        ErrorCode.UNAVAILABLE,
+        `the speech-to-text engine (${engine.name}) ${why}; transcription was not started`,
+        { engine: engine.name, reason },
+        outcome.kind === 'error' ? { cause: outcome.error } : undefined,
+      );
+    }
+    if (language === AUTO_LANGUAGE || language === 'en' || typeof engine.capabilities !== 'function') return;
+    const capabilities = await bounded(() => engine.capabilities!(), timeoutMs);
+    if (capabilities.kind === 'value' && capabilities.value?.multilingual === false) {
+      const model = capabilities.value.model;
+      throw new LecternError(
+        ErrorCode.INVALID_REQUEST,
+        `the speech-to-text engine (${engine.name}${model ? `, model ${model}` : ''}) is English-only and cannot transcribe '${language}'; use a multilingual model, or 'en'`,
+        { engine: engine.name, reason: 'unsupported-language', language, ...(model ? { model } : {}) },
+      );
+    }
   }
 
   private readonly onRoomClosed = ({ roomId }: { roomId: string }) => {
@@ -291,5 +400,26 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
 function validateLectureId(id: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(id) || id.includes('..')) {
     throw new LecternError(ErrorCode.INVALID_REQUEST, `invalid lectureId (1-128 chars of A-Z a-z 0-9 _ . : -, starting with a letter or digit): ${id.slice(0, 64)}`);
+  }
+}
+
+type Bounded<T> = { kind: 'value'; value: T } | { kind: 'timeout' } | { kind: 'error'; error: unknown };
+
+/** Runs `fn` with a time limit; a throw, a rejection or the limit come back as outcomes (the late result is ignored). */
+async function bounded<T>(fn: () => Promise<T>, timeoutMs: number): Promise<Bounded<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Bounded<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+  });
+  try {
+    const run = Promise.resolve()
+      .then(fn)
+      .then(
+        (value): Bounded<T> => ({ kind: 'value', value }),
+        (error: unknown): Bounded<T> => ({ kind: 'error', error }),
+      );
+    return await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,7 +1,11 @@
 import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
-import type { LectureRecord, TranscriptStore } from './transcript-store.js';
+import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptStore } from './transcript-store.js';
 import {
   compareEntries,
+  compareListings,
+  lectureStatus,
+  startedAtMs,
+  validateListOptions,
   compareStrings,
   isCompleteRecord,
   storeClosed,
@@ -34,6 +38,21 @@ export class MemoryTranscriptStore implements TranscriptStore {
     validateId('lectureId', lectureId);
     const record = this.#lectures.get(lectureId)?.record;
     return record && isCompleteRecord(record) ? { ...record } : undefined;
+  }
+
+  async listLectures(roomId: string, options?: ListLecturesOptions): Promise<LectureListing[]> {
+    this.#assertOpen();
+    const { fromMs, toMs, statuses } = validateListOptions(roomId, options);
+    const out: LectureListing[] = [];
+    for (const lecture of this.#lectures.values()) {
+      const record = lecture.record;
+      if (!record || !isCompleteRecord(record) || record.roomId !== roomId) continue;
+      const started = startedAtMs(record);
+      if (!(started >= fromMs && started < toMs)) continue;
+      const status = lectureStatus(record, lecture.summary !== undefined);
+      if (statuses.has(status)) out.push({ ...record, status });
+    }
+    return out.sort(compareListings);
   }
 
   async putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[]): Promise<void> {

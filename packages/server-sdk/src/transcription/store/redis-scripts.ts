@@ -59,6 +59,17 @@ end
 return out
 `;
 
+/**
+ * KEYS: the room's lecture list. ARGV: ttl, score (start time, ms), lectureId.
+ * Adds (or re-scores) the lecture and refreshes the list's expiry.
+ */
+const ROOM_ADD_SCRIPT = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+return 1
+`;
+
 export interface LuaScript {
   readonly source: string;
   readonly sha: string;
@@ -69,7 +80,17 @@ export const SCRIPTS = {
   hset: script(HSET_SCRIPT),
   putBatch: script(PUT_BATCH_SCRIPT),
   getTranscript: script(GET_TRANSCRIPT_SCRIPT),
+  roomAdd: script(ROOM_ADD_SCRIPT),
 };
+
+/**
+ * The sorted set listing a room's lectures under `prefix`: member = lecture id,
+ * score = start time in epoch ms. `{roomId}` is its Redis Cluster hash tag (a
+ * room's list lives in its own slot, apart from its lectures' keys).
+ */
+export function roomLecturesKey(prefix: string, roomId: string): string {
+  return `${prefix}room:{${roomId}}:lectures`;
+}
 
 /** The Redis keys of one lecture. */
 export interface LectureKeys {

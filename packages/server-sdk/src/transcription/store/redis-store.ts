@@ -5,11 +5,15 @@ import { backoffDelay, type BackoffPolicy } from '../../util/backoff.js';
 import { loadOptionalPeer } from '../optional-peer.js';
 import { sleep } from '../util.js';
 import type { MemoryTranscriptStore } from './memory-store.js';
-import { lectureKeys, memberKey, SCRIPTS, type LectureKeys, type LuaScript } from './redis-scripts.js';
-import type { LectureRecord, TranscriptStore } from './transcript-store.js';
+import { lectureKeys, memberKey, roomLecturesKey, SCRIPTS, type LectureKeys, type LuaScript } from './redis-scripts.js';
+import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptStore } from './transcript-store.js';
 import {
   MAX_STORE_ID_LENGTH,
   compareEntries,
+  compareListings,
+  lectureStatus,
+  startedAtMs,
+  validateListOptions,
   compareStrings,
   isCompleteRecord,
   storeClosed,
@@ -105,7 +109,12 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY
  * - `lectern:lecture:{id}:entries` — sorted set, score = `start`, member =
  *   `batchId:index` with the index zero-padded to 10 digits;
  * - `lectern:lecture:{id}:entry` — hash, member → entry JSON;
- * - `lectern:lecture:{id}:batches` — hash, batchId → JSON array of its members.
+ * - `lectern:lecture:{id}:batches` — hash, batchId → JSON array of its members;
+ *
+ * and per room `r`, `lectern:room:{r}:lectures` — sorted set of the room's
+ * lecture ids, score = start time (epoch ms), written by `putLecture` (its
+ * expiry refreshed then), its member removed by `deleteLecture`; members whose
+ * lecture expired are dropped when `listLectures` meets them.
  *
  * `{id}` is a Redis Cluster hash tag, so a lecture's keys share one slot and the
  * Lua scripts (which name every key they touch) stay cluster-safe. `putBatch`
@@ -194,18 +203,56 @@ export class RedisTranscriptStore implements TranscriptStore {
       const value = clean[field];
       if (value !== undefined) fields.push(field, value);
     }
+    const roomKey = this.#roomKey(clean.roomId);
+    const keys = this.#keys(clean.lectureId);
+    const previousRoom = await this.#run('putLecture', (c) => c.hget(keys.lecture, 'roomId'));
     await this.#write('putLecture', clean.lectureId, SCRIPTS.hset, fields);
+    // A lecture that moved room leaves its old room's list.
+    if (previousRoom !== null && previousRoom !== clean.roomId && previousRoom !== '') {
+      const oldKey = roomLecturesKey(this.#prefix, previousRoom);
+      await this.#run('putLecture', (c) => c.zrem(oldKey, clean.lectureId));
+    }
+    // The room's list is in the room's slot, so a separate (idempotent) step.
+    await this.#run('putLecture', (c) =>
+      this.#eval(c, SCRIPTS.roomAdd, [roomKey], [String(this.#ttlSeconds), String(startedAtMs(clean)), clean.lectureId]),
+    );
+  }
+
+  async listLectures(roomId: string, options?: ListLecturesOptions): Promise<LectureListing[]> {
+    const { fromMs, toMs, statuses } = validateListOptions(roomId, options);
+    if (!(fromMs < toMs)) return [];
+    const roomKey = this.#roomKey(roomId);
+    const min = fromMs === -Infinity ? '-inf' : String(fromMs);
+    const max = toMs === Infinity ? '+inf' : `(${String(toMs)}`;
+    const ids = await this.#run('listLectures', (c) => c.zrangebyscore(roomKey, min, max));
+    const rows = await this.#run('listLectures', (c) =>
+      Promise.all(
+        ids.map(async (id) => {
+          const key = lectureKeys(this.#prefix, id).lecture;
+          const [values, summary] = await Promise.all([c.hmget(key, ...RECORD_FIELDS), c.hexists(key, SUMMARY_FIELD)]);
+          return { id, record: recordFrom(values), hasSummary: summary === 1 };
+        }),
+      ),
+    );
+    const out: LectureListing[] = [];
+    const stale: string[] = [];
+    for (const { id, record, hasSummary } of rows) {
+      // Expired, deleted half-way, or moved to another room: not this room's any more.
+      if (!record || record.roomId !== roomId || record.lectureId !== id) {
+        stale.push(id);
+        continue;
+      }
+      const status = lectureStatus(record, hasSummary);
+      if (statuses.has(status)) out.push({ ...record, status });
+    }
+    if (stale.length > 0) await this.#run('listLectures', (c) => c.zrem(roomKey, ...stale)).catch(() => undefined);
+    return out.sort(compareListings);
   }
 
   async getLecture(lectureId: string): Promise<LectureRecord | undefined> {
     const keys = this.#keys(lectureId);
     const values = await this.#run('getLecture', (c) => c.hmget(keys.lecture, ...RECORD_FIELDS));
-    const record: Partial<LectureRecord> = {};
-    RECORD_FIELDS.forEach((field, i) => {
-      const value = values[i];
-      if (typeof value === 'string') record[field] = value;
-    });
-    return isCompleteRecord(record) ? record : undefined;
+    return recordFrom(values);
   }
 
   async putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[]): Promise<void> {
@@ -255,6 +302,12 @@ export class RedisTranscriptStore implements TranscriptStore {
 
   async deleteLecture(lectureId: string): Promise<void> {
     const keys = this.#keys(lectureId);
+    // Unlisted first: a failure in between leaves an unlisted lecture, which a retry deletes.
+    const roomId = await this.#run('deleteLecture', (c) => c.hget(keys.lecture, 'roomId'));
+    if (roomId !== null && roomId !== '') {
+      const roomKey = this.#roomKey(roomId);
+      await this.#run('deleteLecture', (c) => c.zrem(roomKey, lectureId));
+    }
     await this.#run('deleteLecture', (c) => c.del(keys.lecture, keys.entries, keys.entry, keys.batches));
   }
 
@@ -286,6 +339,12 @@ export class RedisTranscriptStore implements TranscriptStore {
   #keys(lectureId: string): LectureKeys {
     validateId('lectureId', lectureId);
     return lectureKeys(this.#prefix, lectureId);
+  }
+
+  /** The key of a room's lecture list (validates the id). */
+  #roomKey(roomId: string): string {
+    validateId('roomId', roomId);
+    return roomLecturesKey(this.#prefix, roomId);
   }
 
   /** Runs one write script over all of the lecture's keys (ARGV[1] = ttl). */
@@ -369,6 +428,16 @@ export class RedisTranscriptStore implements TranscriptStore {
     }
     return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
   }
+}
+
+/** A record from the HMGET of {@link RECORD_FIELDS}; undefined when incomplete (absent or expired). */
+function recordFrom(values: (string | null)[]): LectureRecord | undefined {
+  const record: Partial<LectureRecord> = {};
+  RECORD_FIELDS.forEach((field, i) => {
+    const value = values[i];
+    if (typeof value === 'string') record[field] = value;
+  });
+  return isCompleteRecord(record) ? record : undefined;
 }
 
 function parseEntry(json: unknown, lectureId: string): TranscriptEntry {

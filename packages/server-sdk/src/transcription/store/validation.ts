@@ -5,7 +5,7 @@
  */
 import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
-import type { LectureRecord } from './transcript-store.js';
+import type { LectureListing, LectureRecord, LectureStatus, ListLecturesOptions } from './transcript-store.js';
 
 /** Longest lecture or batch id a store accepts (UTF-16 code units). @internal */
 export const MAX_STORE_ID_LENGTH = 256;
@@ -60,8 +60,10 @@ function isOptionalString(value: unknown): value is string | undefined {
 export function validateRecord(record: LectureRecord): LectureRecord {
   if (typeof record !== 'object' || record === null) throw invalid('lecture record must be an object');
   validateId('lectureId', record.lectureId);
-  if (typeof record.roomId !== 'string' || record.roomId.length === 0) throw invalid('roomId must be a non-empty string');
-  if (typeof record.startedAt !== 'string') throw invalid('startedAt must be an ISO time string');
+  validateId('roomId', record.roomId);
+  if (typeof record.startedAt !== 'string' || !Number.isFinite(Date.parse(record.startedAt))) {
+    throw invalid('startedAt must be an ISO time string');
+  }
   if (!isOptionalString(record.endedAt)) throw invalid('endedAt must be an ISO time string');
   if (!isOptionalString(record.language)) throw invalid('language must be a string');
   if (!isOptionalString(record.requestedLanguage)) throw invalid('requestedLanguage must be a string');
@@ -140,4 +142,45 @@ export function validateRange(range: { from?: number; to?: number } | undefined)
     throw invalid('range.from and range.to must be numbers');
   }
   return { from, to };
+}
+
+const LECTURE_STATUSES: readonly LectureStatus[] = ['running', 'stopped', 'summarised'];
+
+/** What a lecture's record and summary say about where it is. @internal */
+export function lectureStatus(record: LectureRecord, hasSummary: boolean): LectureStatus {
+  if (record.endedAt === undefined) return 'running';
+  return hasSummary ? 'summarised' : 'stopped';
+}
+
+/** A room's lectures' order: by start time, then lecture id. @internal */
+export function compareListings(a: LectureListing, b: LectureListing): number {
+  return Date.parse(a.startedAt) - Date.parse(b.startedAt) || compareStrings(a.lectureId, b.lectureId);
+}
+
+/** The start time of a record in epoch milliseconds (its score in a room's list). @internal */
+export function startedAtMs(record: LectureRecord): number {
+  return Date.parse(record.startedAt);
+}
+
+function timeBound(name: string, value: Date | string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) throw invalid(`${name} must be a Date or an ISO time string`, { field: name });
+  return ms;
+}
+
+/** The validated filters of a `listLectures` call: `[fromMs, toMs)` and the states wanted. @internal */
+export function validateListOptions(
+  roomId: string,
+  options: ListLecturesOptions | undefined,
+): { fromMs: number; toMs: number; statuses: ReadonlySet<LectureStatus> } {
+  validateId('roomId', roomId);
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('listLectures options must be an object');
+  const fromMs = timeBound('from', options?.from, -Infinity);
+  const toMs = timeBound('to', options?.to, Infinity);
+  const wanted = options?.status === undefined ? LECTURE_STATUSES : typeof options.status === 'string' ? [options.status] : options.status;
+  if (!Array.isArray(wanted) || !wanted.every((s) => LECTURE_STATUSES.includes(s))) {
+    throw invalid(`status must be one or more of ${LECTURE_STATUSES.join(', ')}`, { field: 'status' });
+  }
+  return { fromMs, toMs, statuses: new Set(wanted) };
 }
