@@ -12,7 +12,7 @@ import { isSupportedMediasoupVersion, SUPPORTED_MEDIASOUP_RANGE } from '../media
 import { LecternMetrics, type MetricsOptions } from '../metrics/metrics.js';
 import { assertRateLimit, rateLimited, TokenBuckets, type RateLimit } from '../util/token-bucket.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
+import { validateWorkerPoolOptions, WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
 import { BanList } from './ban-list.js';
 import { Room, type RoomEvents, type RoomStats, type RoomView } from './room.js';
 import type { PeerContext, PeerLimits, PlainTransportSettings, RoomOptions, WebRtcTransportSettings } from './types.js';
@@ -192,7 +192,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
         `mediasoup ${mediasoupVersion} is not supported (needs ${SUPPORTED_MEDIASOUP_RANGE})`,
       );
     }
-    // Refused before any worker starts: nothing to clean up.
+    // Refused before any worker starts (INVALID_CONFIG): nothing to clean up.
+    validateManagerOptions(options);
     resolveRequestRateLimit(options, options.limits?.maxConsumersPerPeer ?? DEFAULT_LIMITS.maxConsumersPerPeer);
     if (options.auth !== undefined && !(options.auth instanceof TokenVerifier)) new TokenVerifier(options.auth);
     const pool = await WorkerPool.create(options.workers);
@@ -395,7 +396,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
 
   private async createRoom(roomId: string, overrides: Partial<RoomOptions>): Promise<Room> {
     const options = { ...this.roomDefaults, ...overrides };
-    validateRoomOptions(options);
+    // The defaults were checked at create(); what is wrong now came with the request's context.
+    validateRoomOptions(options, ErrorCode.INVALID_REQUEST, 'invalid room options');
     const room = await Room.create(roomId, options, {
       pool: this.pool,
       timeoutMs: this.pool.requestTimeoutMs,
@@ -530,11 +532,55 @@ function parseContext(context: PeerContext): PeerContext {
   return context;
 }
 
-function validateRoomOptions(o: RoomOptions): void {
-  const bad = (msg: string) => new LecternError(ErrorCode.INVALID_REQUEST, `invalid room options: ${msg}`);
-  if (!Number.isInteger(o.maxTransportsPerRouter) || o.maxTransportsPerRouter < 1) throw bad('maxTransportsPerRouter must be >= 1');
-  if (!Number.isInteger(o.maxPeers) || o.maxPeers < 1) throw bad('maxPeers must be >= 1');
-  if (!['off', 'audio', 'all'].includes(o.studentMedia)) throw bad('studentMedia must be off, audio or all');
+/**
+ * Room settings that cannot work: `INVALID_CONFIG` for the manager's defaults
+ * (`RoomManagerOptions.room`, at create), `INVALID_REQUEST` for a request
+ * context's `roomOptions` (the request is what is wrong then).
+ */
+function validateRoomOptions(o: Partial<RoomOptions>, code: ErrorCode, prefix: string): void {
+  const bad = (msg: string) => new LecternError(code, `${prefix}: ${msg}`);
+  if (o.maxTransportsPerRouter !== undefined && (!Number.isInteger(o.maxTransportsPerRouter) || o.maxTransportsPerRouter < 1)) {
+    throw bad('maxTransportsPerRouter must be an integer >= 1');
+  }
+  if (o.maxPeers !== undefined && (!Number.isInteger(o.maxPeers) || o.maxPeers < 1)) throw bad('maxPeers must be an integer >= 1');
+  if (o.studentMedia !== undefined && !['off', 'audio', 'all'].includes(o.studentMedia)) throw bad('studentMedia must be off, audio or all');
+  if (o.mediaCodecs !== undefined && !(Array.isArray(o.mediaCodecs) && o.mediaCodecs.length > 0)) throw bad('mediaCodecs must be a non-empty array');
+  if (o.activeSpeaker !== undefined && typeof o.activeSpeaker !== 'boolean') throw bad('activeSpeaker must be a boolean');
+}
+
+/**
+ * Every {@link RoomManagerOptions} field that cannot work is refused with
+ * `INVALID_CONFIG` before a worker starts: the worker pool's
+ * ({@link validateWorkerPoolOptions}), the room defaults, the limits, the
+ * empty-room timeout and the transport settings.
+ */
+function validateManagerOptions(options: RoomManagerOptions): void {
+  const config = (option: string, must: string) => new LecternError(ErrorCode.INVALID_CONFIG, `${option} must be ${must}`, { option });
+  if (typeof options !== 'object' || options === null) throw config('RoomManager options', 'an object');
+  validateWorkerPoolOptions(options.workers ?? {});
+  if (options.room !== undefined) {
+    if (typeof options.room !== 'object' || options.room === null) throw config('room', 'an object');
+    validateRoomOptions(options.room, ErrorCode.INVALID_CONFIG, 'invalid RoomManagerOptions.room');
+  }
+  const limits = options.limits ?? {};
+  for (const name of ['maxTransportsPerPeer', 'maxConsumersPerPeer', 'maxRequestBytes'] as const) {
+    const value = limits[name];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw config(`limits.${name}`, 'an integer >= 1');
+  }
+  const empty = options.emptyRoomTimeoutMs;
+  if (empty !== undefined && empty !== null && !(typeof empty === 'number' && Number.isFinite(empty) && empty >= 0)) {
+    throw config('emptyRoomTimeoutMs', 'a number of milliseconds >= 0, or null');
+  }
+  const rtc = options.webRtcTransport ?? {};
+  if (rtc.listenInfos !== undefined && !(Array.isArray(rtc.listenInfos) && rtc.listenInfos.length > 0)) {
+    throw config('webRtcTransport.listenInfos', 'a non-empty array');
+  }
+  for (const name of ['initialAvailableOutgoingBitrate', 'maxIncomingBitrate', 'iceConsentTimeoutSeconds'] as const) {
+    const value = rtc[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) throw config(`webRtcTransport.${name}`, 'a number >= 0');
+  }
+  const plain = options.plainTransport;
+  if (plain?.enabled !== undefined && typeof plain.enabled !== 'boolean') throw config('plainTransport.enabled', 'a boolean');
 }
 
 function summarize(error: z.ZodError): string {

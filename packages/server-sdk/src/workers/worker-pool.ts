@@ -40,6 +40,62 @@ export interface WorkerPoolOptions {
   requestTimeoutMs?: number;
 }
 
+const WORKER_LOG_LEVELS: readonly string[] = ['debug', 'warn', 'error', 'none'];
+const PLACEMENTS: readonly string[] = ['round-robin', 'least-loaded'];
+
+/**
+ * Refuses worker pool options that cannot work, with `INVALID_CONFIG` naming
+ * the option (before any worker starts): counts and ports that are not
+ * integers in range, unknown log levels or placement policies, a CPU ceiling
+ * outside (0, 100], non-positive intervals and time limits, negative load
+ * model costs.
+ */
+export function validateWorkerPoolOptions(options: WorkerPoolOptions): void {
+  const bad = (option: string, must: string, got: unknown): LecternError =>
+    new LecternError(ErrorCode.INVALID_CONFIG, `workers.${option} must be ${must}, got ${describeValue(got)}`, { option: `workers.${option}` });
+  if (typeof options !== 'object' || options === null) throw bad('(options)', 'an object', options);
+  const { numWorkers, logLevel, placement, cpuCeilingPercent, loadSampleIntervalMs, requestTimeoutMs, rtcMinPort, rtcMaxPort, webRtcServer, loadModel } = options;
+  if (numWorkers !== undefined && !(Number.isInteger(numWorkers) && numWorkers >= 1 && numWorkers <= 1024)) {
+    throw bad('numWorkers', 'an integer from 1 to 1024', numWorkers);
+  }
+  if (logLevel !== undefined && !WORKER_LOG_LEVELS.includes(logLevel)) throw bad('logLevel', WORKER_LOG_LEVELS.join(', '), logLevel);
+  if (options.logTags !== undefined && !(Array.isArray(options.logTags) && options.logTags.every((t) => typeof t === 'string'))) {
+    throw bad('logTags', 'an array of strings', options.logTags);
+  }
+  if (placement !== undefined && !PLACEMENTS.includes(placement)) throw bad('placement', PLACEMENTS.join(' or '), placement);
+  if (cpuCeilingPercent !== undefined && !(typeof cpuCeilingPercent === 'number' && cpuCeilingPercent > 0 && cpuCeilingPercent <= 100)) {
+    throw bad('cpuCeilingPercent', 'a number in (0, 100]', cpuCeilingPercent);
+  }
+  for (const [name, value] of [['loadSampleIntervalMs', loadSampleIntervalMs], ['requestTimeoutMs', requestTimeoutMs]] as const) {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw bad(name, 'a positive number of milliseconds', value);
+  }
+  const isPort = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535;
+  if (rtcMinPort !== undefined && !isPort(rtcMinPort)) throw bad('rtcMinPort', 'a port (1-65535)', rtcMinPort);
+  if (rtcMaxPort !== undefined && !isPort(rtcMaxPort)) throw bad('rtcMaxPort', 'a port (1-65535)', rtcMaxPort);
+  if (rtcMinPort !== undefined && rtcMaxPort !== undefined && rtcMinPort > rtcMaxPort) throw bad('rtcMaxPort', `>= rtcMinPort (${rtcMinPort})`, rtcMaxPort);
+  if (webRtcServer !== undefined) {
+    if (typeof webRtcServer !== 'object' || webRtcServer === null) throw bad('webRtcServer', 'an object', webRtcServer);
+    if (typeof webRtcServer.listenIp !== 'string' || webRtcServer.listenIp === '') throw bad('webRtcServer.listenIp', 'an IP address', webRtcServer.listenIp);
+    const last = webRtcServer.basePort + (numWorkers ?? os.availableParallelism()) - 1;
+    if (!isPort(webRtcServer.basePort) || !isPort(last)) throw bad('webRtcServer.basePort', 'a port with room for one port per worker (<= 65535)', webRtcServer.basePort);
+    if (webRtcServer.announcedAddress !== undefined && (typeof webRtcServer.announcedAddress !== 'string' || webRtcServer.announcedAddress === '')) {
+      throw bad('webRtcServer.announcedAddress', 'a host name or IP address', webRtcServer.announcedAddress);
+    }
+  }
+  if (loadModel !== undefined) {
+    if (typeof loadModel !== 'object' || loadModel === null) throw bad('loadModel', 'an object', loadModel);
+    for (const [name, value] of Object.entries(loadModel)) {
+      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) throw bad(`loadModel.${name}`, 'a number >= 0', value);
+    }
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value;
+}
+
 /** One slot of the pool. The slot survives its worker: a replacement takes the same index. */
 export interface PoolWorker {
   readonly index: number;
@@ -74,10 +130,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   private constructor(private readonly options: WorkerPoolOptions) {
     super();
+    validateWorkerPoolOptions(options);
     const numWorkers = options.numWorkers ?? os.availableParallelism();
-    if (!Number.isInteger(numWorkers) || numWorkers < 1) {
-      throw new LecternError(ErrorCode.INVALID_REQUEST, `numWorkers must be a positive integer, got ${numWorkers}`);
-    }
     this.slots = new Array<PoolWorker | undefined>(numWorkers).fill(undefined);
     this.settings = {
       numWorkers,
