@@ -202,9 +202,11 @@ export class Connection implements ConnectionNotifications, SessionObserver {
   private async openSession(signal: AbortSignal): Promise<MediaSession> {
     this.notifications.hold();
     try {
+      // The device first: a runtime without WebRTC fails here, locally, before any request.
+      const device = await createDevice(this.settings.handlerFactory);
+      throwIfLeft(signal);
       const { routerRtpCapabilities } = await this.ctx.request('getRouterRtpCapabilities', {});
       throwIfLeft(signal);
-      const device = await createDevice(this.settings.handlerFactory);
       await loadDevice(device, routerRtpCapabilities);
       throwIfLeft(signal);
       const { displayName, appData } = this.#joinOptions ?? {};

@@ -53,7 +53,9 @@ export interface SessionObserver {
  * Creates the mediasoup-client Device. `Device.factory()` detects the browser's
  * handler more reliably than the constructor; where it finds none (Node without
  * a `handlerFactory`, a browser without WebRTC) the client cannot work at all,
- * which the app should hear as such rather than as a signaling failure.
+ * which the app should hear as such (`DEVICE_UNSUPPORTED`, naming the
+ * `handlerFactory` option) rather than as a signaling failure. The connection
+ * calls this before its first request, so that failure is local.
  */
 export async function createDevice(handlerFactory: types.HandlerFactory | undefined): Promise<Device> {
   try {
@@ -63,7 +65,9 @@ export async function createDevice(handlerFactory: types.HandlerFactory | undefi
     if (error instanceof Error && error.name === 'UnsupportedError') {
       throw new LecternClientError(
         ClientErrorCode.DEVICE_UNSUPPORTED,
-        `mediasoup-client cannot run WebRTC here (${error.message}); use a supported browser or pass a handlerFactory`,
+        `mediasoup-client found no WebRTC handler for this runtime (${error.message}); outside a WebRTC browser pass ` +
+          "LectureClientOptions.handlerFactory, a mediasoup-client HandlerFactory for the runtime (e.g. FakeHandler.createFactory(testFakeParameters) " +
+          "from 'mediasoup-client' for a signaling-only client or a test; see the README, \"Outside the browser\")",
         undefined,
         { cause: error },
       );
