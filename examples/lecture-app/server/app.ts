@@ -21,6 +21,7 @@ import { resolveLtiOptions, type LtiOptions } from './lti/config.js';
 import { LtiTool } from './lti/tool.js';
 import type { Logger } from './log.js';
 import { attachSignaling, resolveSignalingLimits, type SignalingLimits } from './signaling.js';
+import { serveTranscripts } from './transcripts.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const webDir = path.join(here, '..', 'web');
@@ -155,6 +156,7 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
     const pathname = `/${decoded.segments.join('/')}`;
     if (pathname === '/metrics') return manager.metrics.handler(req, res);
     if (pathname === '/api/join' && url) return serveJoin(url, res, tokenSecret, tokenTtlSeconds);
+    if (url && await serveTranscripts(req, res, url, decoded.segments, { manager, transcription })) return;
     if (pathname === '/health') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: true, rooms: manager.roomIds.length }));
       return;

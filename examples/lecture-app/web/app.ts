@@ -28,6 +28,7 @@ import { renderHandQueue } from './hand-queue.js';
 import type { LecturePageHooks } from './hooks.js';
 import { renderParticipants } from './participant-list.js';
 import { participantsOf, stageOrder } from './participants.js';
+import { ServerDownloads } from './server-downloads.js';
 import { showSessionEnd, type SessionEnd } from './session-end.js';
 import { WsSignaling } from './signaling.js';
 import { TileGrid } from './tiles.js';
@@ -182,6 +183,18 @@ async function runLecture(me: Identity): Promise<void> {
     async () => (await signaling.request<{ running: boolean }>('getTranscriptionState')).running,
   );
 
+  // The lecturer's server-side exports of the current or last lecture, with a fresh token per
+  // download (the join token expires after minutes; the lecture may run for hours).
+  const serverDownloads = new ServerDownloads(
+    $('#server-downloads'),
+    { vtt: $<HTMLButtonElement>('#server-vtt'), srt: $<HTMLButtonElement>('#server-srt') },
+    async () => (await fetchJoinToken(me)).token,
+    showError,
+  );
+  if (me.role === 'lecturer') {
+    void signaling.request<{ lectureId?: string }>('getTranscriptionState').then(({ lectureId }) => serverDownloads.lecture(lectureId), () => undefined);
+  }
+
   let mic: LocalTrackPublication | undefined;
   let cam: LocalTrackPublication | undefined;
   const gestures = new PageGestures(client, $('#gesture-status'), showError, () => cam?.track);
@@ -210,7 +223,11 @@ async function runLecture(me: Identity): Promise<void> {
       showSummary((data as { summary: LectureSummary }).summary);
       transcription.summaryArrived();
     }
-    else if (notification === 'transcription') transcription.serverSays((data as { state: string }).state === 'running');
+    else if (notification === 'transcription') {
+      const { state, lectureId } = data as { state: string; lectureId?: string };
+      transcription.serverSays(state === 'running');
+      if (me.role === 'lecturer') serverDownloads.lecture(lectureId);
+    }
     else {
       client.handleNotification(notification, data);
       if (notification === 'roomClosed') lectureEnded();
