@@ -231,6 +231,8 @@ test('after a restart, batches a dead process left on disk are transcribed and s
     segmentsPerBatch: 2,
     sttRetry: { retryMinDelayMs: 200, retryMaxDelayMs: 500 },
     finalizeTimeoutMs: 2_000,
+    // The engine is down on purpose; without this startTranscription would refuse to start.
+    engineCheck: false,
   });
   const peer = await lecturer('recover');
   let lectureId = '';
