@@ -5,6 +5,7 @@ import type { SttEngine, TranscribeOptions } from '@lectern/stt-adapter';
 import type { LectureSummary } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound } from '../../errors.js';
 import type { RoomManager } from '../../rooms/room-manager.js';
+import { withTimeout } from '../../util/timeout.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import { DEFAULT_BATCHER_SETTINGS, type BatcherSettings } from '../batch/batcher.js';
 import type { TransferFormat } from '../batch/manifest.js';
@@ -405,21 +406,18 @@ function validateLectureId(id: string): void {
 
 type Bounded<T> = { kind: 'value'; value: T } | { kind: 'timeout' } | { kind: 'error'; error: unknown };
 
-/** Runs `fn` with a time limit; a throw, a rejection or the limit come back as outcomes (the late result is ignored). */
+/**
+ * Runs `fn` with a time limit (util/timeout.ts's race, the one every bounded
+ * call uses); a throw, a rejection or the limit come back as outcomes (the late
+ * result is ignored).
+ */
 async function bounded<T>(fn: () => Promise<T>, timeoutMs: number): Promise<Bounded<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Bounded<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
-  });
-  try {
-    const run = Promise.resolve()
-      .then(fn)
-      .then(
-        (value): Bounded<T> => ({ kind: 'value', value }),
-        (error: unknown): Bounded<T> => ({ kind: 'error', error }),
-      );
-    return await Promise.race([run, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // Settles with an outcome and never rejects: a rejection of withTimeout is its deadline.
+  const outcome = Promise.resolve()
+    .then(fn)
+    .then(
+      (value): Bounded<T> => ({ kind: 'value', value }),
+      (error: unknown): Bounded<T> => ({ kind: 'error', error }),
+    );
+  return withTimeout(outcome, timeoutMs, 'engine check').catch((): Bounded<T> => ({ kind: 'timeout' }));
 }
