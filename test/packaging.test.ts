@@ -5,8 +5,12 @@
 // from npm's cache (offline first), a strict type check of a small host against
 // the installed packages (their `types`, not the repository's sources), and a
 // run of it against a real mediasoup worker (the repository's, through
-// MEDIASOUP_WORKER_BIN): RoomManager created, a lecturer joined. Prints the
-// time from `npm install` to the first successful request.
+// MEDIASOUP_WORKER_BIN): a lecturer joins and publishes real audio (FFmpeg's
+// Opus RTP into a plain transport, through the public request API), a student
+// consumes it on a plain transport whose remote end is the host's UDP socket.
+// Prints the time from `npm install` to the first audio at the student (the
+// first RTP packet of the consumer's payload type and SSRC; 25 must arrive),
+// with the breakdown: install, tsc, start → lecturer joined, joined → audio.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +36,114 @@ function ok(result: SpawnSyncReturns<string>, what: string): string {
   return result.stdout;
 }
 const tarballs = new Map<string, string>();
+
+/**
+ * The host the test installs the packages for: strict TypeScript against their public API only.
+ * A lecturer publishes real audio (FFmpeg's Opus RTP into a plain transport, the route a SIP or
+ * RTMP gateway takes) and a student receives it on a plain transport connected to the host's own
+ * UDP socket, so "first audio" is the first RTP packet of the consumer's payload type and SSRC that
+ * arrives there: audio that went through the worker's router, not only a reply to a request.
+ * Written without `${...}` and backticks (it lives in a template literal).
+ */
+const HOST_MAIN = `import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { RoomManager, WebhookSender, generateWebhookSecret, type PeerContext } from '@lectern/server-sdk';
+import { toWebVtt } from '@lectern/server-sdk/transcription';
+import { verifyWebhook } from '@lectern/server-sdk/webhooks';
+import { WhisperApiClient } from '@lectern/stt-adapter';
+import type { LectureClient, TasksVisionHandDetector } from '@lectern/client-sdk';
+
+// What the lecturer's FFmpeg sends (the produce request's rtpParameters must say the same).
+const OPUS_PT = 100;
+const OPUS_SSRC = 11110001;
+// 0.5 s of 20 ms Opus frames: audio that flows, not one stray packet.
+const WANTED_PACKETS = 25;
+const AUDIO_TIMEOUT_MS = 8000;
+
+// Plain transports are host-enabled: this host is the only one that can reach its request API.
+const manager = await RoomManager.create({ workers: { numWorkers: 1 }, plainTransport: { enabled: true } });
+let ffmpeg: ChildProcess | undefined;
+let socket: dgram.Socket | undefined;
+try {
+  const ada: PeerContext = { roomId: 'packaged', peerId: 'ada', role: 'lecturer' };
+  const bob: PeerContext = { roomId: 'packaged', peerId: 'bob', role: 'student' };
+  const { routerRtpCapabilities } = await manager.request(ada, 'getRouterRtpCapabilities', {});
+  const joined = await manager.request(ada, 'join', { rtpCapabilities: routerRtpCapabilities, displayName: 'Ada' });
+  const firstRequestAt = Date.now();
+
+  // The lecturer's microphone: comedia, so the transport learns FFmpeg's address from its first packet.
+  const send = await manager.request(ada, 'createPlainTransport', { comedia: true });
+  const { producerId } = await manager.request(ada, 'produce', {
+    transportId: send.transportId,
+    kind: 'audio',
+    source: 'microphone',
+    rtpParameters: {
+      codecs: [{ mimeType: 'audio/opus', payloadType: OPUS_PT, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 } }],
+      encodings: [{ ssrc: OPUS_SSRC }],
+    },
+  });
+  // -t bounds FFmpeg even if this process is killed before its finally runs.
+  ffmpeg = spawn('ffmpeg', [
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '30',
+    '-ac', '2', '-ar', '48000', '-c:a', 'libopus', '-b:a', '48k', '-payload_type', String(OPUS_PT), '-ssrc', String(OPUS_SSRC),
+    '-f', 'rtp', 'udp://' + send.ip + ':' + send.port + '?pkt_size=1200',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let ffmpegErrors = '';
+  ffmpeg.stderr?.setEncoding('utf8').on('data', (chunk: string) => (ffmpegErrors = (ffmpegErrors + chunk).slice(-2000)));
+  // Listened to at once: a missing ffmpeg is an 'error' event on the next tick.
+  const ffmpegEnded = new Promise<string>((resolve) => {
+    ffmpeg?.once('error', (error) => resolve('ffmpeg failed: ' + error.message));
+    ffmpeg?.once('exit', (code, signal) => resolve('ffmpeg exited (' + String(code ?? signal) + '): ' + ffmpegErrors));
+  });
+
+  // The student: consumes the lecturer's audio on a plain transport that sends it to this socket.
+  await manager.request(bob, 'join', { rtpCapabilities: routerRtpCapabilities, displayName: 'Bob' });
+  const udp = dgram.createSocket('udp4');
+  socket = udp;
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind(0, '127.0.0.1', () => resolve());
+  });
+  const recv = await manager.request(bob, 'createPlainTransport', {});
+  await manager.request(bob, 'connectPlainTransport', { transportId: recv.transportId, ip: '127.0.0.1', port: udp.address().port });
+  const consumer = await manager.request(bob, 'consume', { producerId, transportId: recv.transportId });
+  const payloadType = consumer.rtpParameters.codecs[0]?.payloadType;
+  const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+  const arrivals: number[] = [];
+  let rtpBytes = 0;
+  const enough = new Promise<string>((resolve) => {
+    udp.on('message', (packet) => {
+      // RTP version 2, the consumer's payload type and SSRC (mediasoup's RTCP on the same port is not audio).
+      if (packet.length <= 12 || packet.readUInt8(0) >> 6 !== 2) return;
+      if ((packet.readUInt8(1) & 0x7f) !== payloadType || packet.readUInt32BE(8) !== ssrc) return;
+      arrivals.push(Date.now());
+      rtpBytes += packet.length;
+      if (arrivals.length === WANTED_PACKETS) resolve('enough');
+    });
+  });
+  await manager.request(bob, 'resumeConsumer', { consumerId: consumer.consumerId });
+  const subscribedAt = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    enough,
+    ffmpegEnded,
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no audio within ' + AUDIO_TIMEOUT_MS + ' ms'), AUDIO_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+  const peers: string[] = manager.listPeers('packaged').map((p) => p.peerId);
+  const webhooks = new WebhookSender({ url: 'http://127.0.0.1:9/', secret: generateWebhookSecret() });
+  await webhooks.close({ drainTimeoutMs: 0 });
+  const unused: [typeof verifyWebhook, typeof toWebVtt, typeof WhisperApiClient, LectureClient | TasksVisionHandDetector | undefined] = [verifyWebhook, toWebVtt, WhisperApiClient, undefined];
+  console.log(JSON.stringify({
+    outcome, firstRequestAt, subscribedAt, firstAudioAt: arrivals[0], lastAudioAt: arrivals.at(-1), packets: arrivals.length, rtpBytes,
+    payloadType, peers, role: joined.role, grants: Object.keys(joined.grants), checked: unused.length,
+  }));
+} finally {
+  ffmpeg?.kill('SIGKILL');
+  socket?.close();
+  manager.close();
+}
+`;
 
 test('npm pack ships dist/ with declarations, README and LICENSE; @lectern ranges are ^0.1.0', () => {
   const t0 = performance.now();
@@ -66,7 +178,7 @@ test('npm pack ships dist/ with declarations, README and LICENSE; @lectern range
   }
 });
 
-test('a host outside the repository installs the tarballs, type-checks against them and joins a peer on a real worker', () => {
+test('a host outside the repository installs the tarballs, type-checks against them, and a student hears a lecturer on a real worker', () => {
   assert.equal(tarballs.size, packages.length, 'packed by the previous test');
   assert.ok(existsSync(workerBin), `the repository's worker at ${workerBin}`);
   const host = path.join(tmp, 'host');
@@ -94,27 +206,7 @@ test('a host outside the repository installs the tarballs, type-checks against t
       include: ['src'],
     }, null, 2),
   );
-  writeFileSync(
-    path.join(host, 'src/main.ts'),
-    `import { RoomManager, WebhookSender, generateWebhookSecret, type PeerContext } from '@lectern/server-sdk';
-import { toWebVtt } from '@lectern/server-sdk/transcription';
-import { verifyWebhook } from '@lectern/server-sdk/webhooks';
-import { WhisperApiClient } from '@lectern/stt-adapter';
-import type { LectureClient, TasksVisionHandDetector } from '@lectern/client-sdk';
-
-const manager = await RoomManager.create({ workers: { numWorkers: 1 } });
-const ada: PeerContext = { roomId: 'packaged', peerId: 'ada', role: 'lecturer' };
-const { routerRtpCapabilities } = await manager.request(ada, 'getRouterRtpCapabilities', {});
-const joined = await manager.request(ada, 'join', { rtpCapabilities: routerRtpCapabilities, displayName: 'Ada' });
-const firstRequestAt = Date.now();
-const peers: string[] = manager.listPeers('packaged').map((p) => p.peerId);
-const webhooks = new WebhookSender({ url: 'http://127.0.0.1:9/', secret: generateWebhookSecret() });
-await webhooks.close({ drainTimeoutMs: 0 });
-const unused: [typeof verifyWebhook, typeof toWebVtt, typeof WhisperApiClient, LectureClient | TasksVisionHandDetector | undefined] = [verifyWebhook, toWebVtt, WhisperApiClient, undefined];
-console.log(JSON.stringify({ firstRequestAt, peers, role: joined.role, grants: Object.keys(joined.grants), checked: unused.length }));
-manager.close();
-`,
-  );
+  writeFileSync(path.join(host, 'src/main.ts'), HOST_MAIN);
   const env = { MEDIASOUP_WORKER_BIN: workerBin, npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
   const t0 = Date.now();
   // From npm's cache, which the repository's setup filled; only when something is not cached, the registry.
@@ -136,12 +228,29 @@ manager.close();
   ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], host), 'tsc against the installed packages');
   const checked = Date.now();
   const out = ok(run(process.execPath, ['dist/main.js'], host, env), 'the host');
-  const result = JSON.parse(out.trim().split('\n').at(-1)!) as { firstRequestAt: number; peers: string[]; grants: string[] };
-  assert.deepEqual(result.peers, ['ada']);
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
+    outcome: string;
+    firstRequestAt: number;
+    subscribedAt: number;
+    firstAudioAt?: number;
+    lastAudioAt?: number;
+    packets: number;
+    rtpBytes: number;
+    peers: string[];
+    grants: string[];
+  };
+  assert.deepEqual(result.peers, ['ada', 'bob']);
   assert.ok(result.grants.includes('roomAdmin'));
+  // The student's socket got the lecturer's audio: 25 RTP packets of the consumer's payload type and SSRC.
+  assert.equal(result.outcome, 'enough', `audio at the student: ${result.outcome} (${result.packets} packets)`);
+  assert.ok(result.packets >= 25 && result.firstAudioAt !== undefined && result.lastAudioAt !== undefined);
+  assert.ok(result.rtpBytes / result.packets > 12 + 20, `Opus payloads, not empty packets (${result.rtpBytes} bytes)`);
+  const s = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`;
   console.log(
-    `install → first request: ${((result.firstRequestAt - t0) / 1000).toFixed(1)} s (npm install ${offline ? '--offline' : '--prefer-offline'} ${((installed - t0) / 1000).toFixed(1)} s, ` +
-      `tsc ${((checked - installed) / 1000).toFixed(1)} s, start → joined ${((result.firstRequestAt - checked) / 1000).toFixed(1)} s)`,
+    `install → first audio: ${s(t0, result.firstAudioAt)} (npm install ${offline ? '--offline' : '--prefer-offline'} ${s(t0, installed)}, ` +
+      `tsc ${s(installed, checked)}, start → lecturer joined ${s(checked, result.firstRequestAt)}, ` +
+      `joined → first audio at the student ${s(result.firstRequestAt, result.firstAudioAt)}; ` +
+      `${result.packets} packets in ${s(result.firstAudioAt, result.lastAudioAt)})`,
   );
 });
 
