@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { WhisperApiClient } from '@lectern/stt-adapter';
-import { RoomManager, type RoomManagerOptions } from '@lectern/server-sdk';
+import { RoomManager, WebhookSender, type RoomManagerOptions, type WebhookSenderOptions } from '@lectern/server-sdk';
 import {
   MemoryTranscriptStore,
   RedisTranscriptStore,
@@ -58,6 +58,15 @@ export interface LectureAppOptions {
   tokenTtlSeconds?: number;
   /** LTI 1.3 launches from registered platforms (`/lti/login`, `/lti/launch`; server/lti/). Default: off. */
   lti?: LtiOptions;
+  /**
+   * Signed webhooks (Standard Webhooks, the SDK's `WebhookSender`) of every room
+   * and lecture event to the LMS's backend: room created/closed, peer
+   * joined/left, transcription started/stopped, summary ready. At least `url`
+   * and `secret` (`whsec_…`, shared with the receiver). Default: off.
+   */
+  webhooks?: WebhookSenderOptions;
+  /** How long `close()` waits for undelivered webhooks before abandoning them. Default 5000 ms. */
+  webhooksDrainTimeoutMs?: number;
 }
 
 export interface LectureApp {
@@ -68,6 +77,8 @@ export interface LectureApp {
   signalingLimits: SignalingLimits;
   /** With `lti`: the URLs to register with the platforms (OIDC login initiation and redirect / launch URL). */
   lti?: { loginUrl: string; launchUrl: string };
+  /** With `webhooks`: the sender (its `stats()` and `dropped` events). */
+  webhooks?: WebhookSender;
   close(): Promise<void>;
 }
 
@@ -107,6 +118,8 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
   const limits = resolveSignalingLimits(options.signaling); // refused before anything starts
   const ltiOptions = options.lti ? resolveLtiOptions(options.lti) : undefined; // likewise
   let lti: LtiTool | undefined; // created once the app's URL is known
+  // A bad URL or secret is INVALID_CONFIG here, before anything starts.
+  const webhooks = options.webhooks ? new WebhookSender(options.webhooks) : undefined;
   const tokenSecret = options.tokenSecret ?? randomBytes(32).toString('base64url');
   const tokenTtlSeconds = options.tokenTtlSeconds ?? 600;
   const manager = await RoomManager.create({ ...options.manager, auth: { secret: tokenSecret, audience: TOKEN_AUDIENCE } });
@@ -116,6 +129,12 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
     store,
     ...options.transcription,
   });
+  if (webhooks) {
+    webhooks.attachRooms(manager);
+    webhooks.attachTranscription(transcription);
+    // Neither the event nor the LMS's answer is logged (a receiver's error page may echo the body).
+    webhooks.on('dropped', ({ type, roomId, reason }) => logger.warn(`[webhooks] ${type} of room ${roomId} not delivered: ${reason}`));
+  }
   const script = await bundle();
   const server = http.createServer({
     // A client that never finishes its request (or WebSocket handshake) is answered 408 and dropped.
@@ -222,6 +241,7 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
   return {
     url,
     ...(lti ? { lti: { loginUrl: new URL('/lti/login', lti.launchUrl).href, launchUrl: lti.launchUrl } } : {}),
+    ...(webhooks ? { webhooks } : {}),
     manager,
     transcription,
     signalingLimits: signaling.limits,
@@ -230,6 +250,8 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
       await transcription.close();
       await store.close();
       await manager.close();
+      // After the manager: the rooms' last events (transcription stopped, room closed) are queued by now.
+      await webhooks?.close({ drainTimeoutMs: options.webhooksDrainTimeoutMs ?? 5000 });
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

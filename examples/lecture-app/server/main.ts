@@ -4,6 +4,7 @@
 //
 //   bash scripts/run.sh examples/lecture-app/server/main.ts [--port 3000]
 //   WHISPER_URL=http://... [WHISPER_API_TOKEN=...] REDIS_URL=redis://... to use running services instead.
+//   LECTERN_WEBHOOK_URL=https://lms.example.org/hooks LECTERN_WEBHOOK_SECRET=whsec_... to send signed webhooks.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,7 +15,18 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const { values } = parseArgs({ options: { port: { type: 'string', default: process.env.PORT ?? '3000' }, host: { type: 'string', default: '127.0.0.1' } } });
 
 const children: ChildService[] = [];
+
+/** Webhooks from the environment only (a secret on the command line is visible in ps): both variables or neither. */
+function webhooksFromEnv(): { url: string; secret: string } | undefined {
+  const url = process.env.LECTERN_WEBHOOK_URL;
+  const secret = process.env.LECTERN_WEBHOOK_SECRET;
+  if (!url && !secret) return undefined;
+  if (!url || !secret) throw new Error('set both LECTERN_WEBHOOK_URL and LECTERN_WEBHOOK_SECRET (whsec_…, shared with the receiver), or neither');
+  return { url, secret };
+}
+
 async function main() {
+  const webhooks = webhooksFromEnv(); // refused before any service starts
   console.log('starting whisper-api (speech-to-text)…');
   const whisperUrl = process.env.WHISPER_URL ?? (children[children.push(await startWhisperApi(repoRoot)) - 1]!.url);
   let redisUrl = process.env.REDIS_URL;
@@ -32,6 +44,7 @@ async function main() {
     // A whisper-api elsewhere requires its token (never on the command line: ps shows it).
     ...(process.env.WHISPER_API_TOKEN ? { whisperToken: process.env.WHISPER_API_TOKEN } : {}),
     ...(redisUrl ? { redisUrl } : {}),
+    ...(webhooks ? { webhooks } : {}),
     // Short segments so the live transcript appears within a minute in the demo (production: 30 s × 10).
     transcription: { segmentSeconds: 10, segmentsPerBatch: 2 },
   });
@@ -39,6 +52,7 @@ async function main() {
   console.log(`  lecturer: ${app.url}/?room=demo&role=lecturer&name=Lecturer`);
   console.log(`  student:  ${app.url}/?room=demo&role=student&name=Student`);
   console.log(`  metrics:  ${app.url}/metrics`);
+  if (webhooks) console.log(`  webhooks: ${new URL(webhooks.url).origin} (signed)`);
   console.log(`  transcripts in ${redisUrl ? `Redis (${redisUrl})` : 'memory'}; whisper-api at ${whisperUrl}\n  Ctrl+C stops everything.`);
   const stop = async () => {
     console.log('\nstopping…');
