@@ -16,7 +16,7 @@ import {
   type TranscriptionServiceOptions,
 } from '@lectern/server-sdk/transcription';
 import { decodePathname, fileUnder, requestTarget } from './http-paths.js';
-import { mintJoin, serveJoin, TOKEN_AUDIENCE } from './join-api.js';
+import { mintJoin, refuseJoin, serveJoin, TOKEN_AUDIENCE } from './join-api.js';
 import { resolveLtiOptions, type LtiOptions } from './lti/config.js';
 import { LtiTool } from './lti/tool.js';
 import type { Logger } from './log.js';
@@ -56,6 +56,13 @@ export interface LectureAppOptions {
   tokenSecret?: string;
   /** Lifetime of the tokens `/api/join` mints, in seconds. Default 600. */
   tokenTtlSeconds?: number;
+  /**
+   * Serve `/api/join`, the demo's stand-in for an LMS, which lets anyone pick
+   * their room, name and role. Default true (the demo needs it); a deployment
+   * whose users come from an LMS (`lti`) turns it off: `/api/join` is then 404
+   * and the only way in is a token the app minted after a verified launch.
+   */
+  demoJoin?: boolean;
   /** LTI 1.3 launches from registered platforms (`/lti/login`, `/lti/launch`; server/lti/). Default: off. */
   lti?: LtiOptions;
   /**
@@ -122,6 +129,7 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
   const webhooks = options.webhooks ? new WebhookSender(options.webhooks) : undefined;
   const tokenSecret = options.tokenSecret ?? randomBytes(32).toString('base64url');
   const tokenTtlSeconds = options.tokenTtlSeconds ?? 600;
+  const demoJoin = options.demoJoin ?? true;
   const manager = await RoomManager.create({ ...options.manager, auth: { secret: tokenSecret, audience: TOKEN_AUDIENCE } });
   const store = options.redisUrl ? new RedisTranscriptStore({ url: options.redisUrl }) : new MemoryTranscriptStore();
   const transcription = new TranscriptionService(manager, {
@@ -174,7 +182,7 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
     }
     const pathname = `/${decoded.segments.join('/')}`;
     if (pathname === '/metrics') return manager.metrics.handler(req, res);
-    if (pathname === '/api/join' && url) return serveJoin(url, res, tokenSecret, tokenTtlSeconds);
+    if (pathname === '/api/join' && url) return demoJoin ? serveJoin(url, res, tokenSecret, tokenTtlSeconds) : refuseJoin(res);
     if (url && await serveTranscripts(req, res, url, decoded.segments, { manager, transcription })) return;
     if (pathname === '/health') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ok: true, rooms: manager.roomIds.length }));

@@ -41,6 +41,16 @@ export async function mintJoin(secret: string, ttlSeconds: number, who: { roomId
   return { token, roomId, peerId, role, name, expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() };
 }
 
+/**
+ * Answers `/api/join` when the app serves no demo join (`demoJoin: false`, e.g.
+ * an LTI deployment, where the LMS decides who joins as what): 404, as for a
+ * route that does not exist, with a message the page shows to the user.
+ */
+export function refuseJoin(res: http.ServerResponse): void {
+  const message = 'Joining from this page is turned off here: open the lecture from your course in your learning platform (LMS).';
+  res.writeHead(404, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message } }));
+}
+
 /** Answers `/api/join` (GET; the query is the demo form's fields). */
 export async function serveJoin(url: URL, res: http.ServerResponse, secret: string, ttlSeconds: number): Promise<void> {
   const roomId = url.searchParams.get('room') ?? '';

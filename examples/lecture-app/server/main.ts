@@ -5,6 +5,7 @@
 //   bash scripts/run.sh examples/lecture-app/server/main.ts [--port 3000]
 //   WHISPER_URL=http://... [WHISPER_API_TOKEN=...] REDIS_URL=redis://... to use running services instead.
 //   LECTERN_WEBHOOK_URL=https://lms.example.org/hooks LECTERN_WEBHOOK_SECRET=whsec_... to send signed webhooks.
+//   LECTERN_DEMO_JOIN=0 (or --no-demo-join) closes /api/join, the demo's pick-your-role join (404).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,7 +13,14 @@ import { startLectureApp } from './app.js';
 import { startRedisIfAvailable, startWhisperApi, type ChildService } from './services.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const { values } = parseArgs({ options: { port: { type: 'string', default: process.env.PORT ?? '3000' }, host: { type: 'string', default: '127.0.0.1' } } });
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '3000' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'demo-join': { type: 'boolean', default: !/^(0|false|off|no)$/i.test(process.env.LECTERN_DEMO_JOIN ?? '') },
+  },
+  allowNegative: true,
+});
 
 const children: ChildService[] = [];
 
@@ -45,12 +53,18 @@ async function main() {
     ...(process.env.WHISPER_API_TOKEN ? { whisperToken: process.env.WHISPER_API_TOKEN } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(webhooks ? { webhooks } : {}),
+    demoJoin: values['demo-join'],
     // Short segments so the live transcript appears within a minute in the demo (production: 30 s × 10).
     transcription: { segmentSeconds: 10, segmentsPerBatch: 2 },
   });
   console.log(`\nLectern lecture app: ${app.url}`);
-  console.log(`  lecturer: ${app.url}/?room=demo&role=lecturer&name=Lecturer`);
-  console.log(`  student:  ${app.url}/?room=demo&role=student&name=Student`);
+  if (values['demo-join']) {
+    console.log(`  lecturer: ${app.url}/?room=demo&role=lecturer&name=Lecturer`);
+    console.log(`  student:  ${app.url}/?room=demo&role=student&name=Student`);
+  } else {
+    // This script registers no LTI platform: a deployment passes `lti` to startLectureApp (README: LTI 1.3 launch).
+    console.log('  /api/join is off: only tokens from an LMS launch join, and this script configures no LTI platform');
+  }
   console.log(`  metrics:  ${app.url}/metrics`);
   if (webhooks) console.log(`  webhooks: ${new URL(webhooks.url).origin} (signed)`);
   console.log(`  transcripts in ${redisUrl ? `Redis (${redisUrl})` : 'memory'}; whisper-api at ${whisperUrl}\n  Ctrl+C stops everything.`);
