@@ -50,6 +50,8 @@ export {
   type ProducerInfo,
   type HandQueueEntry,
   type GestureInfo,
+  type CaptionInfo,
+  type TranscriptWord,
   type RequestMap,
   type RequestMethod,
   // What the client sends; RequestMethod also names the host-enabled plain-transport methods.
@@ -74,6 +76,9 @@ export {
   type IceRecoveryActions,
   type RejoinOptions,
 } from './recovery.js';
+
+// Live captions: the `caption` event's holder for display.
+export { CaptionTrack, type CaptionLine, type CaptionTrackOptions } from './captions/caption-track.js';
 
 // Gesture hooks: detector → classifier → state machine → gestureStart / gestureHold / gestureEnd.
 export * from './gestures/index.js';

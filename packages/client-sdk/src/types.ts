@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import type { types } from 'mediasoup-client';
 import type { LecternClientError } from './errors.js';
-import type { GestureInfo, HandQueueEntry, LeaveReason, MediaSource, PeerRole, ProducerInfo } from '@lectern/protocol';
+import type { CaptionInfo, GestureInfo, HandQueueEntry, LeaveReason, MediaSource, PeerRole, ProducerInfo } from '@lectern/protocol';
 import type { SignalingRequest } from './signaling.js';
 
 /** The client's connection to its room, as a UI shows it. */
@@ -189,6 +189,13 @@ export interface LectureClientEvents {
   activeSpeaker: { peerId: string; producerId: string };
   gesture: GestureInfo;
   handQueueChanged: { queue: HandQueueEntry[] };
+  /**
+   * A live caption of the lecture (the server's `captions` must be on). Per
+   * `streamKey`, a `partial` replaces the previous partial; a `final` is
+   * append-only and replaces the partial it confirms. `seq` grows with every
+   * caption of the lecture. `CaptionTrack` is a ready-made holder for display.
+   */
+  caption: CaptionInfo;
   localTrackPublished: LocalTrackPublication;
   localTrackUnpublished: {
     source: MediaSource;

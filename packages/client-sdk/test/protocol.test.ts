@@ -83,6 +83,7 @@ test('the client handles every protocol notification (and leaves other names to 
     handQueueChanged: { queue: [] },
     removed: { reason: 'removed by the host', banned: false },
     mutedByHost: { producerId: 'unknown', source: 'microphone', closed: false },
+    caption: { lectureId: 'l', peerId: 'lecturer', streamKey: 'lecturer:microphone', kind: 'partial', seq: 1, text: 'hello', start: 1, end: 2 },
   };
   assert.deepEqual(sorted(Object.keys(samples)), sorted(protocol.notificationNames));
   for (const name of protocol.notificationNames) {

@@ -28,6 +28,9 @@ export {
   type TranscriptWord,
   type TranscriptEntry,
   type LectureSummary,
+  type TranscriptSource,
+  transcriptSources,
+  type CaptionInfo,
 } from './model.js';
 export type {
   RtpCapabilities,

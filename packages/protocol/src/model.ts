@@ -108,4 +108,45 @@ export interface LectureSummary {
   createdAt: string;
   /** Seconds of lecture the transcript covered. */
   coveredSeconds: number;
+  /**
+   * What it was made from: `live` (the live captions' finals, ready seconds
+   * after the lecture ends) or `batch` (the stored batch transcript, which
+   * replaces the live one once every batch is stored). Absent in summaries
+   * stored before live captions existed (those are `batch`).
+   */
+  source?: TranscriptSource;
+}
+
+/**
+ * Where transcript text comes from: `live` captions (streamed, within seconds,
+ * the engine's quick pass) or the `batch` path (5-minute batches, minutes
+ * later, the better and final text the store and summary rely on).
+ */
+export type TranscriptSource = 'live' | 'batch';
+
+/** Every transcript source. */
+export const transcriptSources = ['live', 'batch'] as const satisfies readonly TranscriptSource[];
+
+/**
+ * One live caption (`caption` notification, sent to every peer of the room).
+ * Per stream, a `partial` replaces the previous partial; a `final` is
+ * append-only and clears the partial it confirms. Finals never overlap and
+ * come in order.
+ */
+export interface CaptionInfo {
+  lectureId: string;
+  /** The speaker. */
+  peerId: string;
+  /** The transcribed stream, e.g. `lecturer-1:microphone` (stable across re-joins). */
+  streamKey: string;
+  kind: 'partial' | 'final';
+  /** Grows with every caption of the lecture (partials and finals): order and de-duplication. */
+  seq: number;
+  /** Empty in a partial that withdraws the previous one. */
+  text: string;
+  /** Seconds from the start of the lecture. */
+  start: number;
+  end: number;
+  /** Word timings (finals only). */
+  words?: TranscriptWord[];
 }

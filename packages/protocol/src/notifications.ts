@@ -1,5 +1,5 @@
 import type { LecternErrorJSON } from './errors.js';
-import type { GestureInfo, HandQueueEntry, LeaveReason, MediaSource, PeerInfo, ProducerInfo } from './model.js';
+import type { CaptionInfo, GestureInfo, HandQueueEntry, LeaveReason, MediaSource, PeerInfo, ProducerInfo } from './model.js';
 
 /**
  * Notifications a peer must hear, by name. The server addresses each to peer
@@ -37,6 +37,12 @@ export interface NotificationMap {
    * paused (`closed: false`: the peer may resume it) or closed (`closed: true`).
    */
   mutedByHost: { producerId: string; source: MediaSource; closed: boolean; reason?: string; by?: string };
+  /**
+   * A live caption of the lecture (speech-to-text while it is spoken), sent to
+   * every peer of the room: partials at most a few times a second per stream,
+   * then the final text.
+   */
+  caption: CaptionInfo;
 }
 /** A notification name. */
 export type NotificationName = keyof NotificationMap;
@@ -60,6 +66,7 @@ export const notificationNames = [
   'handQueueChanged',
   'removed',
   'mutedByHost',
+  'caption',
 ] as const satisfies readonly NotificationName[];
 
 type Unlisted = Exclude<NotificationName, (typeof notificationNames)[number]>;

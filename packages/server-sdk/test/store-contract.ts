@@ -240,6 +240,27 @@ export function transcriptStoreContract(label: string, harness: StoreHarness): v
       }
     });
 
+    test('the live transcript (caption finals) is kept beside the batch one, with the same rules', async () => {
+      const store = await fresh();
+      await store.putLecture(record('L'));
+      await store.putBatch('L', 'b0', batch('b0', [0, 10]));
+      await store.putBatch('L', 'live-a', batch('live-a', [2]), { source: 'live' });
+      await store.putBatch('L', 'live-b', batch('live-b', [1, 3]), { source: 'live' });
+      await store.putBatch('L', 'live-b', batch('live-b', [1.5]), { source: 'live' }); // a retried write replaces
+      assert.deepEqual(keysOf(await store.getTranscript('L')), ['b0/0', 'b0/1'], 'the default is the batch transcript');
+      assert.deepEqual(keysOf(await store.getTranscript('L', { source: 'batch' })), ['b0/0', 'b0/1']);
+      assert.deepEqual(keysOf(await store.getTranscript('L', { source: 'live' })), ['live-b/0', 'live-a/0']);
+      assert.deepEqual(keysOf(await store.getTranscript('L', { source: 'live', from: 1.8, to: 5 })), ['live-a/0']);
+      assert.deepEqual(await store.getBatchIds('L'), ['b0']);
+      assert.deepEqual(await store.getBatchIds('L', { source: 'live' }), ['live-a', 'live-b']);
+      await rejectsWith(store.getTranscript('L', { source: 'captions' as never }), ErrorCode.INVALID_REQUEST);
+      await rejectsWith(store.putBatch('L', 'x', batch('x', [1]), { source: 'other' as never }), ErrorCode.INVALID_REQUEST);
+      await store.deleteLecture('L');
+      assert.deepEqual(await store.getTranscript('L', { source: 'live' }), []);
+      assert.deepEqual(await store.getBatchIds('L', { source: 'live' }), []);
+      if (harness.keys) assert.deepEqual(await harness.keys(store), [], 'deleting the lecture removes its live keys too');
+    });
+
     test('deleteLecture removes everything of that lecture only', async () => {
       const store = await fresh();
       for (const id of ['L', 'other']) {

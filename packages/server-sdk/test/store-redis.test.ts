@@ -88,6 +88,13 @@ describe('RedisTranscriptStore: Redis specifics', () => {
       await store.putBatch('lec-1', 'b0', batch('b0', [0.5]));
       assert.equal(await inspect.zcard(`${base}:entries`), 2);
       assert.deepEqual((await inspect.hkeys(`${base}:entry`)).sort(), ['b0:0000000000', 'b1:0000000000']);
+
+      // The live transcript: the same three keys under `:live`, in the lecture's slot.
+      await store.putBatch('lec-1', 'live-1', batch('live-1', [4]), { source: 'live' });
+      assert.deepEqual(await inspect.zrange(`${base}:live:entries`, 0, -1), ['live-1:0000000000']);
+      assert.deepEqual(await inspect.hkeys(`${base}:live:entry`), ['live-1:0000000000']);
+      assert.deepEqual(JSON.parse((await inspect.hget(`${base}:live:batches`, 'live-1'))!), ['live-1:0000000000']);
+      assert.equal(await inspect.zcard(`${base}:entries`), 2, 'the batch transcript is untouched');
     } finally {
       await store.close();
     }
@@ -107,8 +114,11 @@ describe('RedisTranscriptStore: Redis specifics', () => {
         const pttl = await inspect.pttl(key);
         assert.ok(pttl > 90_000 && pttl <= 100_000, `${key} PTTL ${pttl}`);
       }
-      // One small write through another store refreshes the expiry of all four
-      // lecture keys; the room list is refreshed by putLecture.
+      // A live write refreshes the batch keys too (and the other way round).
+      await short.putBatch('L', 'live-0', batch('live-0', [1]), { source: 'live' });
+      assert.equal((await scanKeys(inspect, prefix)).length, 8, 'three live keys more');
+      // One small write through another store refreshes the expiry of every
+      // lecture key; the room list is refreshed by putLecture.
       await long.putSummary('L', summary('later'));
       await long.putLecture(record('L'));
       for (const key of await scanKeys(inspect, prefix)) {

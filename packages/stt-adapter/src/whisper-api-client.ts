@@ -5,6 +5,8 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import pRetry from 'p-retry';
 import type { SttEngine, SttEngineCapabilities, TranscribeOptions, Transcription } from './engine.js';
 import { SttError } from './errors.js';
+import type { StreamingSttEngine, SttStream, SttStreamOptions } from './streaming.js';
+import { WhisperApiStream, type WhisperApiStreamSettings } from './whisper-api-stream.js';
 import { httpError, isRecord, isWireTranscription, toTranscription } from './wire.js';
 
 /** What {@link WhisperApiClientOptions.onRetry} receives before each retry. */
@@ -89,6 +91,26 @@ export interface WhisperApiClientOptions {
    * are ignored.
    */
   onRetry?: (event: WhisperApiRetryEvent) => void;
+  /** Live streams ({@link WhisperApiClient.openStream}): connection, reconnect and replay. */
+  stream?: WhisperApiStreamOptions;
+}
+
+/** How {@link WhisperApiClient.openStream}'s streams connect and recover. */
+export interface WhisperApiStreamOptions {
+  /** Time limit from connecting to the server's `ready`, in milliseconds. Default 10 000. */
+  connectTimeoutMs?: number;
+  /** First reconnect delay, in milliseconds; doubles per failure, with jitter. Default 250. */
+  reconnectMinDelayMs?: number;
+  /** Longest reconnect delay (also caps a `busy` server's retry hint), in milliseconds. Default 5 000. */
+  reconnectMaxDelayMs?: number;
+  /**
+   * Audio a stream keeps until a final covers it, replayed after a reconnect,
+   * in seconds. Older audio is dropped while the server is unreachable
+   * (`audioDropped`). Default 60.
+   */
+  maxReplaySeconds?: number;
+  /** How long `end()` waits for the last finals, in milliseconds. Default 20 000. */
+  endTimeoutMs?: number;
 }
 
 /** The defaults of {@link WhisperApiClientOptions}. */
@@ -99,6 +121,13 @@ export const WHISPER_API_CLIENT_DEFAULTS = Object.freeze({
   minRetryDelayMs: 1_000,
   maxRetryDelayMs: 30_000,
   maxConcurrent: 2,
+  stream: Object.freeze({
+    connectTimeoutMs: 10_000,
+    reconnectMinDelayMs: 250,
+    reconnectMaxDelayMs: 5_000,
+    maxReplaySeconds: 60,
+    endTimeoutMs: 20_000,
+  }),
 });
 
 /**
@@ -122,8 +151,12 @@ export const WHISPER_API_CLIENT_DEFAULTS = Object.freeze({
  * - `signal` cancels the call wherever it is: in line, in flight or in backoff.
  *
  * Every failure rejects with an {@link SttError}.
+ *
+ * It is also a {@link StreamingSttEngine}: {@link WhisperApiClient.openStream}
+ * opens a live stream over the server's `/v1/stream` WebSocket (same base URL
+ * and token), for captions while a lecture runs.
  */
-export class WhisperApiClient implements SttEngine {
+export class WhisperApiClient implements SttEngine, StreamingSttEngine {
   /** Engine name for logs and metrics. */
   readonly name = 'whisper-api';
   /** The normalised base URL (always ends with `/`). */
@@ -144,6 +177,7 @@ export class WhisperApiClient implements SttEngine {
   readonly #maxRetryDelayMs: number;
   readonly #limit: LimitFunction;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #stream: WhisperApiStreamSettings;
   #inFlight = 0;
   #queued = 0;
 
@@ -176,6 +210,32 @@ export class WhisperApiClient implements SttEngine {
     this.#options = { ...options };
     this.#limit = pLimit(this.maxConcurrent);
     this.#headers = options.token === undefined ? {} : { authorization: `Bearer ${bearerToken(options.token)}` };
+    const streamUrl = new URL('v1/stream', base);
+    streamUrl.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+    const s = { ...d.stream, ...options.stream };
+    this.#stream = {
+      url: streamUrl,
+      headers: this.#headers,
+      connectTimeoutMs: positive('stream.connectTimeoutMs', s.connectTimeoutMs),
+      reconnectMinDelayMs: positive('stream.reconnectMinDelayMs', s.reconnectMinDelayMs),
+      reconnectMaxDelayMs: positive('stream.reconnectMaxDelayMs', Math.max(s.reconnectMaxDelayMs, s.reconnectMinDelayMs)),
+      maxReplaySeconds: positive('stream.maxReplaySeconds', s.maxReplaySeconds),
+      endTimeoutMs: positive('stream.endTimeoutMs', s.endTimeoutMs),
+    };
+  }
+
+  /**
+   * Opens a live stream on the server's `/v1/stream`: write 16 kHz mono s16le
+   * PCM, get `partial` and `final` events on the audio clock that starts at
+   * `options.offset`. The stream connects in the background, reconnects with
+   * backoff when the connection fails (replaying the audio after its last
+   * final) and reports a refusal by the server (`UNAUTHORIZED`, `BAD_REQUEST`
+   * for an unsupported language) as its `error` event.
+   *
+   * @throws RangeError for a negative or non-finite `offset`.
+   */
+  openStream(options: SttStreamOptions = {}): SttStream {
+    return new WhisperApiStream(this.#stream, options);
   }
 
   /**

@@ -176,6 +176,22 @@ export class NotificationRouter {
         this.ctx.emit('handQueueChanged', { queue: [...queue] });
         return;
       }
+      case 'caption': {
+        const c = raw as NotificationMap['caption'];
+        if ((c.kind !== 'partial' && c.kind !== 'final') || typeof c.text !== 'string' || !Number.isFinite(c.seq) || !Number.isFinite(c.start) || !Number.isFinite(c.end)) return;
+        this.ctx.emit('caption', {
+          lectureId: String(c.lectureId),
+          peerId: String(c.peerId),
+          streamKey: String(c.streamKey),
+          kind: c.kind,
+          seq: c.seq,
+          text: c.text,
+          start: c.start,
+          end: c.end,
+          ...(Array.isArray(c.words) ? { words: c.words.map((w) => ({ ...w })) } : {}),
+        });
+        return;
+      }
       case 'reconnectRequired':
         return; // handled in handle(), before any buffering
       default: {

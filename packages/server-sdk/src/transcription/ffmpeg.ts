@@ -18,7 +18,7 @@ const TAIL = 4096;
 const LONG_RUNNING = {
   reject: false,
   stdin: 'ignore',
-  stdout: 'ignore',
+  stdout: 'pipe',
   stderr: 'pipe',
   buffer: false,
   killSignal: 'SIGINT',
@@ -38,8 +38,14 @@ export class FfmpegProcess {
   private stopRequested = false;
   private done = false;
 
-  constructor(ffmpegPath: string, args: string[], stopTimeoutMs = 5000) {
+  /**
+   * `onStdout`, when given, receives what FFmpeg writes to its standard output
+   * (an output to `pipe:1`), chunk by chunk as it comes.
+   */
+  constructor(ffmpegPath: string, args: string[], stopTimeoutMs = 5000, onStdout?: (chunk: Buffer) => void) {
     this.child = execa(ffmpegPath, args, { ...LONG_RUNNING, forceKillAfterDelay: stopTimeoutMs });
+    // Always read (and by default discard): a full pipe would stall FFmpeg.
+    this.child.stdout.on('data', onStdout ?? (() => undefined));
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.tail = (this.tail + chunk.toString()).slice(-TAIL);
     });

@@ -1,5 +1,5 @@
-import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
-import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptStore } from './transcript-store.js';
+import type { LectureSummary, TranscriptEntry, TranscriptSource } from '@lectern/protocol';
+import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptReadOptions, TranscriptSourceOption, TranscriptStore } from './transcript-store.js';
 import {
   compareEntries,
   compareListings,
@@ -13,6 +13,7 @@ import {
   validateId,
   validateRange,
   validateRecord,
+  validateSource,
   validateSummary,
 } from './validation.js';
 
@@ -55,21 +56,23 @@ export class MemoryTranscriptStore implements TranscriptStore {
     return out.sort(compareListings);
   }
 
-  async putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[]): Promise<void> {
+  async putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[], options?: TranscriptSourceOption): Promise<void> {
     this.#assertOpen();
     validateId('lectureId', lectureId);
+    const source = validateSource(options);
     const clean = validateBatch(batchId, entries);
-    this.#lecture(lectureId).batches.set(batchId, clean);
+    this.#lecture(lectureId).transcripts[source].set(batchId, clean);
   }
 
-  async getTranscript(lectureId: string, range?: { from?: number; to?: number }): Promise<TranscriptEntry[]> {
+  async getTranscript(lectureId: string, options?: TranscriptReadOptions): Promise<TranscriptEntry[]> {
     this.#assertOpen();
     validateId('lectureId', lectureId);
-    const { from, to } = validateRange(range);
+    const { from, to } = validateRange(options);
+    const source = validateSource(options);
     const lecture = this.#lectures.get(lectureId);
     if (!lecture) return [];
     const out: TranscriptEntry[] = [];
-    for (const entries of lecture.batches.values()) {
+    for (const entries of lecture.transcripts[source].values()) {
       for (const entry of entries) {
         if (entry.start >= from && entry.start < to) out.push(structuredClone(entry));
       }
@@ -77,10 +80,11 @@ export class MemoryTranscriptStore implements TranscriptStore {
     return out.sort(compareEntries);
   }
 
-  async getBatchIds(lectureId: string): Promise<string[]> {
+  async getBatchIds(lectureId: string, options?: TranscriptSourceOption): Promise<string[]> {
     this.#assertOpen();
     validateId('lectureId', lectureId);
-    return [...(this.#lectures.get(lectureId)?.batches.keys() ?? [])].sort(compareStrings);
+    const source = validateSource(options);
+    return [...(this.#lectures.get(lectureId)?.transcripts[source].keys() ?? [])].sort(compareStrings);
   }
 
   async putSummary(lectureId: string, summary: LectureSummary): Promise<void> {
@@ -111,7 +115,7 @@ export class MemoryTranscriptStore implements TranscriptStore {
   #lecture(lectureId: string): MemoryLecture {
     let lecture = this.#lectures.get(lectureId);
     if (!lecture) {
-      lecture = { batches: new Map() };
+      lecture = { transcripts: { batch: new Map(), live: new Map() } };
       this.#lectures.set(lectureId, lecture);
     }
     return lecture;
@@ -125,6 +129,6 @@ export class MemoryTranscriptStore implements TranscriptStore {
 interface MemoryLecture {
   record?: Partial<LectureRecord>;
   summary?: LectureSummary;
-  /** batchId → that batch's entries (already validated copies). */
-  batches: Map<string, TranscriptEntry[]>;
+  /** Per source, batchId → that batch's entries (already validated copies). */
+  transcripts: Record<TranscriptSource, Map<string, TranscriptEntry[]>>;
 }

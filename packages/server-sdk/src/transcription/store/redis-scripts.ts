@@ -4,9 +4,11 @@
  * and failure handling (redis-store.ts).
  */
 import { createHash } from 'node:crypto';
+import { transcriptSources, type TranscriptSource } from '@lectern/protocol';
 
-// KEYS of every write script: [lecture hash, entries zset, entry hash, batches hash];
-// each write refreshes the expiry of all four (ARGV[1] = ttl seconds, 0 = none).
+// KEYS of every write script: [lecture hash, then the written source's entries
+// zset, entry hash and batches hash, then the other source's three]; each write
+// refreshes the expiry of all of them (ARGV[1] = ttl seconds, 0 = none).
 const TOUCH = `
 local function touch(ttl)
   if ttl > 0 then
@@ -92,10 +94,8 @@ export function roomLecturesKey(prefix: string, roomId: string): string {
   return `${prefix}room:{${roomId}}:lectures`;
 }
 
-/** The Redis keys of one lecture. */
-export interface LectureKeys {
-  /** Hash: record fields + `summary` (JSON). */
-  lecture: string;
+/** The Redis keys of one of a lecture's transcripts. */
+export interface TranscriptKeys {
   /** Sorted set: member `batchId:index` (index zero-padded), score = start. */
   entries: string;
   /** Hash: member → entry JSON. */
@@ -104,10 +104,29 @@ export interface LectureKeys {
   batches: string;
 }
 
+/** The Redis keys of one lecture. */
+export interface LectureKeys {
+  /** Hash: record fields + `summary` (JSON). */
+  lecture: string;
+  /** Per transcript source: `batch` under `…:entries`, `live` under `…:live:entries` (and so on). */
+  transcripts: Record<TranscriptSource, TranscriptKeys>;
+}
+
 /** The keys of one lecture under `prefix` (`{id}` is the Redis Cluster hash tag). */
 export function lectureKeys(prefix: string, lectureId: string): LectureKeys {
   const base = `${prefix}lecture:{${lectureId}}`;
-  return { lecture: base, entries: `${base}:entries`, entry: `${base}:entry`, batches: `${base}:batches` };
+  const track = (p: string): TranscriptKeys => ({ entries: `${p}:entries`, entry: `${p}:entry`, batches: `${p}:batches` });
+  return { lecture: base, transcripts: { batch: track(base), live: track(`${base}:live`) } };
+}
+
+/**
+ * Every key of a lecture in the order the write scripts take them: the
+ * lecture hash, the three keys of `source` (the one written), the other
+ * source's three.
+ */
+export function writeKeys(keys: LectureKeys, source: TranscriptSource = 'batch'): string[] {
+  const order: TranscriptSource[] = [source, ...transcriptSources.filter((s) => s !== source)];
+  return [keys.lecture, ...order.flatMap((s) => [keys.transcripts[s].entries, keys.transcripts[s].entry, keys.transcripts[s].batches])];
 }
 
 /** The sorted-set member (and entry-hash field) of one entry: `batchId:0000000007`. */

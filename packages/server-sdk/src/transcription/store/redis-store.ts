@@ -1,12 +1,12 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
+import type { LectureSummary, TranscriptEntry, TranscriptSource } from '@lectern/protocol';
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../util/backoff.js';
 import { loadOptionalPeer } from '../optional-peer.js';
 import { sleep } from '../util.js';
 import type { MemoryTranscriptStore } from './memory-store.js';
-import { lectureKeys, memberKey, roomLecturesKey, SCRIPTS, type LectureKeys, type LuaScript } from './redis-scripts.js';
-import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptStore } from './transcript-store.js';
+import { lectureKeys, memberKey, roomLecturesKey, SCRIPTS, writeKeys, type LectureKeys, type LuaScript } from './redis-scripts.js';
+import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptReadOptions, TranscriptSourceOption, TranscriptStore } from './transcript-store.js';
 import {
   MAX_STORE_ID_LENGTH,
   compareEntries,
@@ -21,6 +21,7 @@ import {
   validateId,
   validateRange,
   validateRecord,
+  validateSource,
   validateSummary,
 } from './validation.js';
 
@@ -110,6 +111,8 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY
  *   `batchId:index` with the index zero-padded to 10 digits;
  * - `lectern:lecture:{id}:entry` — hash, member → entry JSON;
  * - `lectern:lecture:{id}:batches` — hash, batchId → JSON array of its members;
+ * - `lectern:lecture:{id}:live:entries`, `…:live:entry`, `…:live:batches` —
+ *   the same three for the `live` transcript (caption finals);
  *
  * and per room `r`, `lectern:room:{r}:lectures` — sorted set of the room's
  * lecture ids, score = start time (epoch ms), written by `putLecture` (its
@@ -122,7 +125,7 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY
  * ones atomically, so a crash or retry can neither duplicate nor half-write a
  * batch. Every write refreshes the expiry of all of the lecture's keys.
  * (An id containing `}` still yields one slot per lecture: the tag ends at the
- * first `}`, which is the same in all four keys.) Equal starts come back ordered
+ * first `}`, which is the same in all of its keys.) Equal starts come back ordered
  * by batchId then index, sorted in JS exactly as {@link MemoryTranscriptStore}
  * does, not by Redis' byte order of the members.
  *
@@ -255,31 +258,34 @@ export class RedisTranscriptStore implements TranscriptStore {
     return recordFrom(values);
   }
 
-  async putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[]): Promise<void> {
+  async putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[], options?: TranscriptSourceOption): Promise<void> {
     validateId('lectureId', lectureId);
+    const source = validateSource(options);
     const clean = validateBatch(batchId, entries);
     const members = clean.map((entry) => memberKey(batchId, entry.index));
     const args: string[] = [batchId, JSON.stringify(members)];
     clean.forEach((entry, i) => args.push(members[i]!, String(entry.start), JSON.stringify(entry)));
-    await this.#write('putBatch', lectureId, SCRIPTS.putBatch, args);
+    await this.#write('putBatch', lectureId, SCRIPTS.putBatch, args, source);
   }
 
-  async getTranscript(lectureId: string, range?: { from?: number; to?: number }): Promise<TranscriptEntry[]> {
+  async getTranscript(lectureId: string, options?: TranscriptReadOptions): Promise<TranscriptEntry[]> {
     const keys = this.#keys(lectureId);
-    const { from, to } = validateRange(range);
+    const { from, to } = validateRange(options);
+    const track = keys.transcripts[validateSource(options)];
     if (!(from < to)) return [];
     const min = from === -Infinity ? '-inf' : String(from);
     const max = to === Infinity ? '+inf' : `(${String(to)}`;
-    const reply = await this.#run('getTranscript', (c) => this.#eval(c, SCRIPTS.getTranscript, [keys.entries, keys.entry], [min, max]));
+    const reply = await this.#run('getTranscript', (c) => this.#eval(c, SCRIPTS.getTranscript, [track.entries, track.entry], [min, max]));
     if (!Array.isArray(reply)) throw corrupt('getTranscript', lectureId);
     // Redis orders equal scores by member bytes; sort again so ties follow the
     // exact same rule (batchId, then index) as every other store.
     return reply.map((json) => parseEntry(json, lectureId)).sort(compareEntries);
   }
 
-  async getBatchIds(lectureId: string): Promise<string[]> {
+  async getBatchIds(lectureId: string, options?: TranscriptSourceOption): Promise<string[]> {
     const keys = this.#keys(lectureId);
-    const ids = await this.#run('getBatchIds', (c) => c.hkeys(keys.batches));
+    const track = keys.transcripts[validateSource(options)];
+    const ids = await this.#run('getBatchIds', (c) => c.hkeys(track.batches));
     return ids.sort(compareStrings);
   }
 
@@ -308,7 +314,7 @@ export class RedisTranscriptStore implements TranscriptStore {
       const roomKey = this.#roomKey(roomId);
       await this.#run('deleteLecture', (c) => c.zrem(roomKey, lectureId));
     }
-    await this.#run('deleteLecture', (c) => c.del(keys.lecture, keys.entries, keys.entry, keys.batches));
+    await this.#run('deleteLecture', (c) => c.del(...writeKeys(keys)));
   }
 
   /**
@@ -347,10 +353,9 @@ export class RedisTranscriptStore implements TranscriptStore {
     return roomLecturesKey(this.#prefix, roomId);
   }
 
-  /** Runs one write script over all of the lecture's keys (ARGV[1] = ttl). */
-  async #write(op: string, lectureId: string, lua: LuaScript, args: string[]): Promise<void> {
-    const keys = this.#keys(lectureId);
-    const allKeys = [keys.lecture, keys.entries, keys.entry, keys.batches];
+  /** Runs one write script over all of the lecture's keys, `source`'s first (ARGV[1] = ttl). */
+  async #write(op: string, lectureId: string, lua: LuaScript, args: string[], source?: TranscriptSource): Promise<void> {
+    const allKeys = writeKeys(this.#keys(lectureId), source);
     await this.#run(op, (c) => this.#eval(c, lua, allKeys, [String(this.#ttlSeconds), ...args]));
   }
 

@@ -1,4 +1,4 @@
-import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
+import type { LectureSummary, TranscriptEntry, TranscriptSource } from '@lectern/protocol';
 
 /** Bookkeeping the pipeline keeps next to a lecture's transcript. */
 export interface LectureRecord {
@@ -37,7 +37,24 @@ export interface ListLecturesOptions {
 }
 
 /**
- * Where transcripts and summaries live. Writes are idempotent per batch
+ * Which of a lecture's two transcripts an operation concerns: `batch` (the
+ * default: the 5-minute batch path, what summaries and exports rely on) or
+ * `live` (the live captions' finals, kept beside it).
+ */
+export interface TranscriptSourceOption {
+  source?: TranscriptSource;
+}
+
+/** What {@link TranscriptStore.getTranscript} reads: a source, and only entries starting in [from, to). */
+export interface TranscriptReadOptions extends TranscriptSourceOption {
+  from?: number;
+  to?: number;
+}
+
+/**
+ * Where transcripts and summaries live. A lecture has two transcripts, kept
+ * apart: the `batch` one (default) and the `live` one (caption finals); both
+ * follow the same rules and go with the lecture. Writes are idempotent per batch
  * (`putBatch` with the same `batchId` replaces that batch's entries, never
  * duplicates), so a retried batch is safe. Reads return entries ordered by `start`.
  */
@@ -54,12 +71,12 @@ export interface TranscriptStore {
    * lecture is not listed. Bad filters are `INVALID_REQUEST`.
    */
   listLectures(roomId: string, options?: ListLecturesOptions): Promise<LectureListing[]>;
-  /** Stores one batch's entries, replacing any earlier write of the same batch. */
-  putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[]): Promise<void>;
-  /** Entries ordered by `start` (ties by batch then index); optionally only those starting in [from, to). */
-  getTranscript(lectureId: string, range?: { from?: number; to?: number }): Promise<TranscriptEntry[]>;
-  /** Ids of batches stored for the lecture. */
-  getBatchIds(lectureId: string): Promise<string[]>;
+  /** Stores one batch's entries (of `options.source`, default `batch`), replacing any earlier write of the same batch. */
+  putBatch(lectureId: string, batchId: string, entries: TranscriptEntry[], options?: TranscriptSourceOption): Promise<void>;
+  /** Entries of `options.source` (default `batch`) ordered by `start` (ties by batch then index); optionally only those starting in [from, to). */
+  getTranscript(lectureId: string, options?: TranscriptReadOptions): Promise<TranscriptEntry[]>;
+  /** Ids of batches stored for the lecture (of `options.source`, default `batch`). */
+  getBatchIds(lectureId: string, options?: TranscriptSourceOption): Promise<string[]>;
   putSummary(lectureId: string, summary: LectureSummary): Promise<void>;
   getSummary(lectureId: string): Promise<LectureSummary | undefined>;
   /** Removes everything stored for the lecture, including its place in its room's list. */

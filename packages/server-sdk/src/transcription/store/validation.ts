@@ -3,7 +3,7 @@
  * memory and Redis stores, so both behave exactly alike. Not part of the
  * package's public API.
  */
-import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
+import { transcriptSources, type LectureSummary, type TranscriptEntry, type TranscriptSource } from '@lectern/protocol';
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
 import type { LectureListing, LectureRecord, LectureStatus, ListLecturesOptions } from './transcript-store.js';
 
@@ -142,6 +142,15 @@ export function validateRange(range: { from?: number; to?: number } | undefined)
     throw invalid('range.from and range.to must be numbers');
   }
   return { from, to };
+}
+
+/** The transcript an operation concerns (default `batch`). @internal */
+export function validateSource(options: { source?: unknown } | undefined): TranscriptSource {
+  const source = options?.source ?? 'batch';
+  if (!(transcriptSources as readonly unknown[]).includes(source)) {
+    throw invalid(`source must be one of ${transcriptSources.join(', ')} (got ${String(source)})`);
+  }
+  return source as TranscriptSource;
 }
 
 const LECTURE_STATUSES: readonly LectureStatus[] = ['running', 'stopped', 'summarised'];

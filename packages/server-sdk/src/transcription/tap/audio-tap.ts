@@ -30,8 +30,18 @@ export interface AudioSegment {
 
 export type TapRunEndReason = 'stopped' | 'paused' | 'producer-closed' | 'crashed' | 'input-idle';
 
+/** A piece of the live PCM (16 kHz mono s16le, whole samples) of one run, for live captions. */
+export interface TapPcm {
+  run: number;
+  /** Seconds from the lecture's start to the chunk's first sample. */
+  start: number;
+  data: Buffer;
+}
+
 export interface AudioTapEvents {
   segment: AudioSegment;
+  /** Live PCM as FFmpeg decodes it (only with `livePcm`); a run's chunks are contiguous, a new run starts a new clock. */
+  pcm: TapPcm;
   runStarted: { run: number; port: number; pid: number | undefined };
   runEnded: { run: number; reason: TapRunEndReason; exit?: FfmpegExit; segments: number; error?: string };
   /** FFmpeg failed too often in a row; the tap gave up (the pipeline reports it). */
@@ -50,6 +60,12 @@ export interface AudioTapSettings {
   stopTimeoutMs: number;
   /** Restart backoff after FFmpeg dies. Defaults: 250 ms → 10 s, give up after 10 failures in a row. */
   restart: { minDelayMs: number; maxDelayMs: number; maxConsecutiveFailures: number };
+  /**
+   * Also decode to raw PCM on FFmpeg's stdout (`pcm` events), for live
+   * captions. The same FFmpeg, a second output: one decoder, one RTP port.
+   * Default false.
+   */
+  livePcm: boolean;
 }
 
 export const DEFAULT_TAP_SETTINGS: AudioTapSettings = {
@@ -58,6 +74,7 @@ export const DEFAULT_TAP_SETTINGS: AudioTapSettings = {
   listenIp: TAP_LISTEN_IP,
   stopTimeoutMs: 5000,
   restart: { minDelayMs: 250, maxDelayMs: 10_000, maxConsecutiveFailures: 10 },
+  livePcm: false,
 };
 
 /** Refuses settings that would expose the tap beyond the loopback interface, or make no sense. */
@@ -239,15 +256,17 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
     const segmentsAtStart = this.segmentsEmitted;
     const emittedFiles = new Set<string>();
     let reader: SegmentListReader | undefined;
+    let firstPacketAt: number | undefined;
+    const pcm = this.settings.livePcm ? new PcmClock(run, () => firstPacketAt ?? Date.now(), this.lectureStartMs) : undefined;
     try {
       await consumer.connect({ ip: TAP_LISTEN_IP, port, rtcpPort: port + 1 });
       await fs.writeFile(sdpPath, tapSdp(consumer.rtpParameters, port));
-      ffmpeg = new FfmpegProcess(this.settings.ffmpegPath, this.ffmpegArgs(sdpPath, listPath, prefix), this.settings.stopTimeoutMs);
+      const onPcm = pcm ? (chunk: Buffer) => this.emitPcm(pcm.place(chunk)) : undefined;
+      ffmpeg = new FfmpegProcess(this.settings.ffmpegPath, this.ffmpegArgs(sdpPath, listPath, prefix), this.settings.stopTimeoutMs, onPcm);
       this.current = ffmpeg;
       this.safeEmit('runStarted', { run, port, pid: ffmpeg.pid });
 
       const listening = await this.waitListening(port, ffmpeg);
-      let firstPacketAt: number | undefined;
       if (listening) {
         await consumer.onFirstPacket((at) => (firstPacketAt ??= at));
         await consumer.resume();
@@ -309,7 +328,12 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
       '-segment_list_type', 'csv',
       '-reset_timestamps', '1',
       path.join(this.dir, `${prefix}-%05d.wav`),
+      ...(this.settings.livePcm ? LIVE_PCM_OUTPUT : []),
     ];
+  }
+
+  private emitPcm(chunk: TapPcm | undefined): void {
+    if (chunk) this.safeEmit('pcm', chunk);
   }
 
   /** FFmpeg is ready once it holds the RTP port; until then packets would be lost. */
@@ -354,6 +378,55 @@ export class AudioTap extends TypedEmitter<AudioTapEvents> {
   private emitSegment(file: string, offset: number, duration: number, partial: boolean): void {
     this.segmentsEmitted += 1;
     this.safeEmit('segment', { streamKey: this.streamKey, producerId: this.producer.producerId, path: file, offset, duration, partial });
+  }
+}
+
+/**
+ * FFmpeg's second output for live captions: the same decoded audio as raw
+ * 16 kHz mono PCM on stdout. `aresample=async=1` fills gaps in the RTP
+ * timestamps (lost packets) with silence, so samples keep matching the
+ * lecture's time; `flush_packets` writes each 20 ms packet at once instead of
+ * filling a 32 KiB buffer (a second of audio) first.
+ */
+const LIVE_PCM_OUTPUT = [
+  '-map', '0:a:0',
+  '-af', 'aresample=async=1',
+  '-ac', String(TAP_CHANNELS),
+  '-ar', String(TAP_SAMPLE_RATE),
+  '-c:a', 'pcm_s16le',
+  '-f', 's16le',
+  '-flush_packets', '1',
+  'pipe:1',
+];
+
+/**
+ * Places one run's PCM on the lecture's timeline: the run's first sample is at
+ * its first RTP packet, every later one 1/16 000 s after the previous one.
+ * Chunks leave with whole samples only (an odd byte waits for the next chunk).
+ */
+class PcmClock {
+  private base: number | undefined;
+  private bytes = 0;
+  private carry: Buffer | undefined;
+
+  constructor(
+    private readonly run: number,
+    private readonly runStartMs: () => number,
+    private readonly lectureStartMs: number,
+  ) {}
+
+  place(chunk: Buffer): TapPcm | undefined {
+    let data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = undefined;
+    if (data.length % 2 === 1) {
+      this.carry = Buffer.from(data.subarray(data.length - 1));
+      data = data.subarray(0, data.length - 1);
+    }
+    if (data.length === 0) return undefined;
+    this.base ??= Math.max(0, (this.runStartMs() - this.lectureStartMs) / 1000);
+    const start = this.base + this.bytes / (TAP_SAMPLE_RATE * 2 * TAP_CHANNELS);
+    this.bytes += data.length;
+    return { run: this.run, start, data };
   }
 }
 
