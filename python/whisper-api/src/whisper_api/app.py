@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -22,8 +22,9 @@ from .audio import over_limit, probe, too_long
 from .auth import BearerAuth
 from .errors import ApiError, ErrorCode, error_body
 from .runner import Runner
-from .schemas import ErrorResponse, HealthResponse, TranscribeOptions, TranscriptionResponse
+from .schemas import ErrorResponse, HealthResponse, StreamsHealth, TranscribeOptions, TranscriptionResponse
 from .settings import Settings
+from .stream import StreamHub, StreamSession
 from .transcriber import Transcriber
 from .upload import FILE_FIELD, receive_upload
 
@@ -42,10 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_wait_seconds=settings.max_wait_seconds,
             initial_rtf=settings.initial_rtf,
         )
+        # Live captions: a second model instance with its own threads and pool (see stream.py).
+        app.state.streams = await anyio.to_thread.run_sync(StreamHub, settings)
         try:
             yield
         finally:
             app.state.runner = None
+            hub, app.state.streams = app.state.streams, None
+            hub.close()
 
     app = FastAPI(
         title="whisper-api",
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runner = None
+    app.state.streams = None
     _install_error_handlers(app)
     if settings.api_token is not None:
         app.add_middleware(BearerAuth, token=settings.api_token)
@@ -79,7 +85,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             waiting=runner.waiting,
             expected_wait_seconds=round(runner.expected_wait(), 1),
             rtf=round(runner.rtf, 4),
+            streams=_streams_health(request, settings),
         )
+
+    @app.websocket("/v1/stream")
+    async def stream(websocket: WebSocket) -> None:
+        hub: StreamHub | None = websocket.app.state.streams
+        if hub is None:  # only between shutdown and the last connection closing
+            await websocket.close(1013)
+            return
+        await StreamSession(websocket, hub).run()
 
     @app.post(
         "/v1/transcribe",
@@ -124,6 +139,15 @@ def parse_options(fields: dict[str, str]) -> TranscribeOptions:
         else:
             message = f"invalid value for '{name}': {first['msg']}"
         raise ApiError(422, ErrorCode.INVALID_OPTION, message, field=name) from None
+
+
+def _streams_health(request: Request, settings: Settings) -> StreamsHealth:
+    hub: StreamHub | None = request.app.state.streams
+    return StreamsHealth(
+        active=hub.active if hub is not None else 0,
+        max=settings.max_streams,
+        model=settings.stream_model_label,
+    )
 
 
 def _runner(request: Request) -> Runner:

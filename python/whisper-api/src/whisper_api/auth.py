@@ -2,7 +2,9 @@
 
 A pure ASGI middleware, so it answers before anything reads the request body
 (an unauthenticated 200 MB upload is refused after its headers) and it covers
-every path, including unknown ones and the OpenAPI pages. ``/health`` stays
+every path, including unknown ones, the OpenAPI pages and WebSockets
+(``/v1/stream``: refused on the handshake with the same 401, before the
+connection is accepted, so nothing is streamed unauthenticated). ``/health`` stays
 open: load balancers and orchestrators probe it without credentials, and it
 tells only whether the model is loaded and how busy the server is.
 """
@@ -27,7 +29,7 @@ class BearerAuth:
         self._expected = token.encode("ascii")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         presented = _bearer(scope)
@@ -39,9 +41,17 @@ class BearerAuth:
         else:
             challenge, message = b'Bearer error="invalid_token"', "invalid bearer token"
         body = json.dumps(error_body(ErrorCode.UNAUTHORIZED, message)).encode()
+        prefix = "http"
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            if "websocket.http.response" not in scope.get("extensions", {}):
+                # The server cannot answer a handshake with a response: refuse it (HTTP 403, close 1008).
+                await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
+                return
+            prefix = "websocket.http"
         await send(
             {
-                "type": "http.response.start",
+                "type": f"{prefix}.response.start",
                 "status": 401,
                 "headers": [
                     (b"content-type", b"application/json"),
@@ -50,7 +60,7 @@ class BearerAuth:
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": f"{prefix}.response.body", "body": body})
 
 
 def _bearer(scope: Scope) -> bytes | None:

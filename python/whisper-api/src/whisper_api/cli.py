@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         log_level=settings.log_level,
         lifespan="on",  # a failed model load must abort startup
         timeout_graceful_shutdown=30,
+        # /v1/stream: audio frames are at most 64 KiB (bigger ones get a 'bad_frame' error from the
+        # app); beyond 1 MiB the protocol layer closes with 1009 itself. PCM does not compress:
+        # per-message deflate would only cost CPU.
+        ws_max_size=1024 * 1024,
+        ws_per_message_deflate=False,
     )
     server = _ReadyServer(config, settings.model_name or settings.model)
 

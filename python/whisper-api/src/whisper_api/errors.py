@@ -32,6 +32,12 @@ class ErrorCode(StrEnum):
     HTTP_ERROR = "http_error"
     CLIENT_DISCONNECTED = "client_disconnected"
     INTERNAL_ERROR = "internal_error"
+    # Live captions (GET /v1/stream), sent as {"type": "error", "code": ...} before the close.
+    BAD_REQUEST = "bad_request"
+    BAD_FRAME = "bad_frame"
+    UNSUPPORTED_AUDIO = "unsupported_audio"
+    IDLE_TIMEOUT = "idle_timeout"
+    INTERNAL = "internal"
 
 
 class ApiError(Exception):

@@ -71,6 +71,12 @@ class TranscriptionResponse(BaseModel):
     text: str
 
 
+class StreamsHealth(BaseModel):
+    active: int = Field(description="Live-caption streams open now (GET /v1/stream).")
+    max: int = Field(description="WHISPER_MAX_STREAMS: more are refused with 'busy'.")
+    model: str = Field(description="The live-caption model (WHISPER_STREAM_MODEL, by default WHISPER_MODEL).")
+
+
 class HealthResponse(BaseModel):
     status: str
     model: str = Field(description="The model as configured: a short name ('base', 'tiny.en'), a path or a hub id.")
@@ -84,6 +90,7 @@ class HealthResponse(BaseModel):
         description="Estimated seconds a request arriving now would wait for a slot (0 = a slot is free)."
     )
     rtf: float = Field(description="Processing seconds per audio second the wait estimate uses (measured).")
+    streams: StreamsHealth
 
 
 class ErrorDetail(BaseModel):

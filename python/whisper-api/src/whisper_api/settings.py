@@ -74,12 +74,33 @@ class Settings:
     max_wait_seconds: float = 120.0
     # Processing seconds per audio second assumed until the server has measured its own.
     initial_rtf: float = 0.1
+    # Live captions (GET /v1/stream). Empty stream_model = the same model as WHISPER_MODEL,
+    # still loaded as a second instance with its own threads so streams are not starved by batch work.
+    stream_model: str = ""
+    stream_model_name: str = ""
+    stream_cpu_threads: int = 1
+    max_streams: int = 2
+    # A stream that sends no audio for this long is closed (idle_timeout).
+    stream_idle_seconds: float = 30.0
+    # New audio between two re-transcriptions of a stream's buffer.
+    stream_step_seconds: float = 1.0
+    # Longest audio a stream re-transcribes; beyond it the oldest words are committed as they are.
+    stream_max_buffer_seconds: float = 15.0
     # When set, every endpoint but /health requires "Authorization: Bearer <token>".
     api_token: str | None = field(default=None, repr=False)
     tmp_dir: str | None = None
     host: str = "127.0.0.1"
     port: int = 8765
     log_level: str = "info"
+
+    @property
+    def stream_model_path(self) -> str:
+        """What the live-caption model loads (``model`` unless WHISPER_STREAM_MODEL says otherwise)."""
+        return self.stream_model or self.model
+
+    @property
+    def stream_model_label(self) -> str:
+        return self.stream_model_name or self.stream_model or self.model_name or self.model
 
     @property
     def max_upload_bytes(self) -> int:
@@ -128,6 +149,15 @@ class Settings:
             max_queue=get("WHISPER_MAX_QUEUE", _int_range(0, 10_000), cls.max_queue),
             max_wait_seconds=get("WHISPER_MAX_WAIT_SECONDS", _non_negative_float, cls.max_wait_seconds),
             initial_rtf=get("WHISPER_INITIAL_RTF", _positive_float, cls.initial_rtf),
+            stream_model=get("WHISPER_STREAM_MODEL", lambda raw: _resolve_model(raw, env), ""),
+            stream_model_name=env.get("WHISPER_STREAM_MODEL", "").strip(),
+            stream_cpu_threads=get("WHISPER_STREAM_CPU_THREADS", _int_range(0, 256), cls.stream_cpu_threads),
+            max_streams=get("WHISPER_MAX_STREAMS", _int_range(1, 64), cls.max_streams),
+            stream_idle_seconds=get("WHISPER_STREAM_IDLE_SECONDS", _positive_float, cls.stream_idle_seconds),
+            stream_step_seconds=get("WHISPER_STREAM_STEP_SECONDS", _float_range(0.2, 10.0), cls.stream_step_seconds),
+            stream_max_buffer_seconds=get(
+                "WHISPER_STREAM_MAX_BUFFER_SECONDS", _float_range(4.0, 30.0), cls.stream_max_buffer_seconds
+            ),
             api_token=get("WHISPER_API_TOKEN", parse_token, None, secret=True),
             tmp_dir=get("WHISPER_TMP_DIR", _existing_dir, None),
             host=get("WHISPER_HOST", str, cls.host),
@@ -139,6 +169,11 @@ class Settings:
                 settings = replace(settings, model=_resolve_model(DEFAULT_MODEL, env))
             except ValueError as exc:
                 errors.append(f"WHISPER_MODEL unset (default {DEFAULT_MODEL!r}): {exc}")
+        if settings.stream_step_seconds * 2 > settings.stream_max_buffer_seconds:
+            errors.append(
+                "WHISPER_STREAM_STEP_SECONDS: must be at most half of WHISPER_STREAM_MAX_BUFFER_SECONDS "
+                f"({settings.stream_max_buffer_seconds:g})"
+            )
         if errors:
             raise SettingsError("invalid configuration:\n  " + "\n  ".join(errors))
         return settings
@@ -184,6 +219,19 @@ def _positive_float(raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError("expected a positive number")
     return value
+
+
+def _float_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"expected a number between {low:g} and {high:g}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected a number between {low:g} and {high:g}")
+        return value
+
+    return parse
 
 
 def _non_negative_float(raw: str) -> float:
