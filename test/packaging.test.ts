@@ -37,6 +37,25 @@ function ok(result: SpawnSyncReturns<string>, what: string): string {
 }
 const tarballs = new Map<string, string>();
 
+/** The README's walkthrough, whose ```ts blocks the host also compiles against the installed packages. */
+const WALKTHROUGH_HEADING = '## Integrating Lectern into your LMS backend';
+
+/** The walkthrough's ```ts blocks, each with the README line of its first code line. */
+function walkthroughBlocks(): { line: number; code: string }[] {
+  const lines = readFileSync(path.join(root, 'README.md'), 'utf8').split('\n');
+  const start = lines.indexOf(WALKTHROUGH_HEADING);
+  assert.ok(start >= 0, `README.md has "${WALKTHROUGH_HEADING}"`);
+  const blocks: { line: number; code: string }[] = [];
+  for (let i = start + 1; i < lines.length && !lines[i]!.startsWith('## '); i++) {
+    if (lines[i]!.trim() !== '```ts') continue;
+    let end = i + 1;
+    while (end < lines.length && lines[end]!.trim() !== '```') end++;
+    blocks.push({ line: i + 2, code: lines.slice(i + 1, end).join('\n') });
+    i = end;
+  }
+  return blocks;
+}
+
 /**
  * The host the test installs the packages for: strict TypeScript against their public API only.
  * A lecturer publishes real audio (FFmpeg's Opus RTP into a plain transport, the route a SIP or
@@ -207,6 +226,11 @@ test('a host outside the repository installs the tarballs, type-checks against t
     }, null, 2),
   );
   writeFileSync(path.join(host, 'src/main.ts'), HOST_MAIN);
+  // The README's walkthrough compiles as a host's code against what npm installed (never run: it
+  // declares the host's own functions); test/readme-examples.test.ts checks it against the sources.
+  const walkthrough = walkthroughBlocks();
+  assert.ok(walkthrough.length >= 6, `the walkthrough's steps as ts blocks (${walkthrough.length})`);
+  walkthrough.forEach((block, i) => writeFileSync(path.join(host, `src/walkthrough-${i + 1}.ts`), `${block.code}\nexport {};\n`));
   const env = { MEDIASOUP_WORKER_BIN: workerBin, npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
   const t0 = Date.now();
   // From npm's cache, which the repository's setup filled; only when something is not cached, the registry.
@@ -225,7 +249,11 @@ test('a host outside the repository installs the tarballs, type-checks against t
   assert.ok(!existsSync(path.join(host, 'node_modules/@mediapipe/hands')), '@mediapipe/hands is an optional peer');
   assert.ok(existsSync(path.join(host, 'node_modules/@mediapipe/tasks-vision/wasm')), 'tasks-vision (and its wasm/ to serve) is installed');
 
-  ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], host), 'tsc against the installed packages');
+  const tsc = run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], host);
+  // A walkthrough error names its README line.
+  const readmeLine = (text: string) => text.replace(/src\/walkthrough-(\d+)\.ts\((\d+),(\d+)\)/g, (_, block: string, line: string, column: string) =>
+    `README.md:${walkthrough[Number(block) - 1]!.line + Number(line) - 1}:${column}`);
+  ok({ ...tsc, stdout: readmeLine(tsc.stdout) }, 'tsc against the installed packages');
   const checked = Date.now();
   const out = ok(run(process.execPath, ['dist/main.js'], host, env), 'the host');
   const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
