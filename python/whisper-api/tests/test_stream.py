@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 import time
@@ -176,7 +177,11 @@ def test_speech_becomes_partials_then_finals_on_the_callers_clock(
 
     wer = word_error_rate(REFERENCE_TEXT, result.final_text)
     record_property("stream_wer", wer)
-    print(f"\nstream {duration:.1f}s at 2x: WER {wer:.3f}, {len(result.of('final'))} finals, {elapsed:.1f}s")
+    last = result.of("status")[-1]
+    print(
+        f"\nstream {duration:.1f}s at 2x: WER {wer:.3f}, {len(result.of('final'))} finals, {elapsed:.1f}s, "
+        f"last status {last}"
+    )
     assert wer <= MAX_STREAM_WER, result.final_text
 
 
@@ -303,3 +308,16 @@ def test_idle_stream_is_closed(limited: Server) -> None:
         assert 1.5 <= time.monotonic() - started <= 6
     wait_for_no_streams(limited)
     assert httpx.get(f"{limited.url}/health").json()["streams"]["max"] == 1
+
+
+def test_shutdown_closes_open_streams(tmp_path: Path, short_pcm: bytes) -> None:
+    # running_server asserts the clean exit (0, lifespan shutdown complete) on the way out.
+    with running_server(tmp_path) as srv, open_stream(srv) as ws:
+        ws.send(start_message())
+        assert json.loads(ws.recv(timeout=10))["type"] == "ready"
+        ws.send(short_pcm[:FRAME_BYTES * 10])
+        srv.process.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=30)
+        assert ws.close_code == 1012  # uvicorn: service restart

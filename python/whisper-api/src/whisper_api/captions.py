@@ -47,8 +47,15 @@ from .audio import SAMPLE_RATE
 
 # Non-speech after the last speech that ends an utterance (everything pending becomes final).
 ENDPOINT_SILENCE = 0.8
-# Speech needed before a multilingual model's language is detected (then pinned).
+# Speech needed before a multilingual model's language is detected (then pinned); a
+# detection less sure than LANGUAGE_SURE waits for more speech, up to LANGUAGE_MAX_WAIT.
 LANGUAGE_DETECT_SECONDS = 2.0
+LANGUAGE_SURE = 0.5
+LANGUAGE_MAX_WAIT = 6.0
+# Tokens a step may decode per second of audio (fast speech is ~5 in English, more in
+# Korean or Japanese): a hypothesis stuck in a loop costs a bounded amount of time.
+TOKENS_PER_SECOND = 12
+MAX_TOKENS = 224
 PROMPT_CHARS = 200
 # Silence kept at the buffer's start when there is nothing to transcribe: a word
 # starting right at a step boundary keeps its onset.
@@ -65,6 +72,9 @@ MAX_COMPRESSION_RATIO = 2.4
 HALLUCINATIONS = frozenset(
     {"you", "thank you", "thanks for watching", "thank you for watching", "bye", "so", "okay", "oh", "uh", "um"}
 )
+# Words committed without a second hypothesis (at a pause, on stop, forced) must not end in a
+# run of words Whisper itself doubts: on a cut-off word it tends to continue with the prompt.
+UNSURE_WORD = 0.2
 # A hypothesis that repeats one n-gram this many times in a row is looping.
 LOOP_REPEATS = 3
 
@@ -114,6 +124,7 @@ class Captioner:
         self._pending: list[bytes] = []
         self.received = 0  # samples fed
         self.processed = 0  # samples that went through a finished step
+        self.dropped = 0  # samples given up untranscribed because processing fell too far behind
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0  # stream sample index of the buffer's first sample
         self._context = " ".join(prompt.split())  # committed text before the buffer (bounded)
@@ -143,6 +154,7 @@ class Captioner:
             "backlogSeconds": round(self.pending_samples / SAMPLE_RATE, 3),
             "rtf": round(self.rtf, 3),
             "bufferSeconds": round(self._buffer.size / SAMPLE_RATE, 3),
+            "droppedSeconds": round(self.dropped / SAMPLE_RATE, 3),
         }
 
     # -- processing (worker thread) -----------------------------------------------------------
@@ -159,6 +171,14 @@ class Captioner:
         if chunks:
             pcm = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.float32) / 32768.0
             self._buffer = np.concatenate([self._buffer, pcm])
+        if self._buffer.size > 2 * self.max_buffer:
+            # Far behind (the CPU cannot keep up): bigger steps alone would make every step slower
+            # still, so the oldest audio is given up and the newest max_buffer seconds are kept.
+            drop = self._buffer.size - self.max_buffer
+            self.dropped += drop
+            self._cut(self._buffer_start + drop)
+            start = self._buffer_start / SAMPLE_RATE
+            self._hypothesis = [word for word in self._hypothesis if word.start >= start]
         messages = self._iterate(final)
         self.processed += taken
         elapsed = self._clock() - started
@@ -178,24 +198,27 @@ class Captioner:
             self._partial_message(messages, [])
             return messages
 
-        if self.language is None:
-            speech_samples = sum(chunk["end"] - chunk["start"] for chunk in speech)
-            if speech_samples < LANGUAGE_DETECT_SECONDS * SAMPLE_RATE and not final:
-                return messages  # wait for enough speech to tell the language
-            self._detect_language(speech, messages)
-
         # Raw trailing non-speech: VAD pads each chunk's end by speech_pad_ms.
         speech_end = speech[-1]["end"]
         trailing = (self._buffer.size - speech_end) / SAMPLE_RATE + _PAD
         endpoint = final or (trailing >= ENDPOINT_SILENCE and speech_end < self._buffer.size)
+
+        if self.language is None:
+            speech_samples = sum(chunk["end"] - chunk["start"] for chunk in speech)
+            if speech_samples < LANGUAGE_DETECT_SECONDS * SAMPLE_RATE and not endpoint:
+                return messages  # wait for enough speech to tell the language
+            must = endpoint or speech_samples >= LANGUAGE_MAX_WAIT * SAMPLE_RATE or self._buffer.size > self.max_buffer
+            if not self._detect_language(speech, messages, must):
+                return messages
+
         audio = self._buffer[:speech_end] if endpoint else self._buffer
         words = self._transcribe(audio)
 
         if endpoint:
-            self._commit(words, messages)
+            committed = self._commit(_without_unsure_tail(words), messages)
             self._hypothesis = []
-            self._cut(max(self._buffer_start + speech_end, self._buffer_start + self._buffer.size - int(0.3 * SAMPLE_RATE)))
-            self._partial_message(messages, [], after_final=True)
+            self._cut(self._buffer_start + max(speech_end, self._buffer.size - int(0.3 * SAMPLE_RATE)))
+            self._partial_message(messages, [], after_final=committed)
             return messages
 
         agreed = 0
@@ -210,18 +233,22 @@ class Captioner:
             # No agreement for a whole buffer: commit the oldest words as they are, keep the newest half.
             keep_from = buffer_end - self.max_buffer / SAMPLE_RATE / 2
             forced = [word for word in rest if word.end <= keep_from]
-            committed, rest = committed + forced, rest[len(forced) :]
+            committed, rest = committed + _without_unsure_tail(forced), rest[len(forced) :]
         self._commit(committed, messages)
         self._hypothesis = rest
         self._trim()
         self._partial_message(messages, rest, after_final=bool(committed))
         return messages
 
-    def _detect_language(self, speech: list[dict[str, int]], messages: list[dict[str, Any]]) -> None:
+    def _detect_language(self, speech: list[dict[str, int]], messages: list[dict[str, Any]], must: bool) -> bool:
+        """Pins the language (and says so) unless the detection is unsure and more speech may come."""
         audio = np.concatenate([self._buffer[chunk["start"] : chunk["end"]] for chunk in speech])
         language, probability, _ = self.model.detect_language(audio=audio[: 30 * SAMPLE_RATE])
+        if probability < LANGUAGE_SURE and not must:
+            return False
         self.language = language
         messages.append({"type": "language", "language": language, "probability": round(float(probability), 4)})
+        return True
 
     def _transcribe(self, audio: np.ndarray) -> list[Word]:
         """The hypothesis for ``audio`` (the buffer's first samples): filtered words after the committed ones."""
@@ -240,6 +267,7 @@ class Captioner:
             no_speech_threshold=NO_SPEECH_PROB,
             log_prob_threshold=LOW_LOGPROB,
             compression_ratio_threshold=MAX_COMPRESSION_RATIO,
+            max_new_tokens=min(MAX_TOKENS, 16 + int(TOKENS_PER_SECOND * audio.size / SAMPLE_RATE)),
         )
         base = self._buffer_start / SAMPLE_RATE
         limit = base + audio.size / SAMPLE_RATE
@@ -264,9 +292,9 @@ class Captioner:
                     return words[size:]
         return words
 
-    def _commit(self, words: list[Word], messages: list[dict[str, Any]]) -> None:
+    def _commit(self, words: list[Word], messages: list[dict[str, Any]]) -> bool:
         if not words:
-            return
+            return False
         out: list[dict[str, Any]] = []
         previous = self._last_end
         fixed: list[Word] = []
@@ -289,6 +317,7 @@ class Captioner:
                 "words": out,
             }
         )
+        return True
 
     def _trim(self) -> None:
         """Keep the buffer bounded: cut at committed text once it is long, drop audio if it must."""
@@ -303,7 +332,8 @@ class Captioner:
             self._cut(int(round(cut * SAMPLE_RATE)))
         if self._buffer.size > self.max_buffer:
             # Nothing committed to cut at (no words at all, e.g. VAD speech Whisper drops as noise).
-            self._cut(self._buffer_start + self._buffer.size - self.max_buffer // 2)
+            drop = self._buffer.size - self.max_buffer // 2
+            self._cut(self._buffer_start + drop)
             start = self._buffer_start / SAMPLE_RATE
             self._hypothesis = [word for word in self._hypothesis if word.start >= start]
 
@@ -354,6 +384,13 @@ def _not_speech(text: str, no_speech_prob: float, avg_logprob: float, compressio
         return True
     key = " ".join(normalise(word) for word in text.split())
     return key in HALLUCINATIONS and (no_speech_prob > 0.2 or avg_logprob < -0.7)
+
+
+def _without_unsure_tail(words: list[Word]) -> list[Word]:
+    end = len(words)
+    while end and words[end - 1].probability < UNSURE_WORD:
+        end -= 1
+    return words[:end]
 
 
 def _unloop(words: list[Word]) -> list[Word]:
