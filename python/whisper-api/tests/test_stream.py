@@ -36,9 +36,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One stream at most, a token, and a short idle timeout."""
+    """One stream at most, a token, a short idle timeout, and the multilingual base for streams only."""
     with running_server(
         tmp_path_factory.mktemp("stream-limited"),
+        WHISPER_STREAM_MODEL="base",
         WHISPER_MAX_STREAMS="1",
         WHISPER_API_TOKEN=TOKEN,
         WHISPER_STREAM_IDLE_SECONDS="2",
@@ -234,7 +235,9 @@ def test_stop_flushes_pending_speech(server: Server, short_pcm: bytes) -> None:
         "unknown-type",
     ],
 )
-def test_protocol_errors(server: Server, first: str | bytes, then: str | bytes | None, code: str, close_code: int) -> None:
+def test_protocol_errors(
+    server: Server, first: str | bytes, then: str | bytes | None, code: str, close_code: int
+) -> None:
     with open_stream(server) as ws:
         ws.send(first)
         if then is not None:
@@ -297,6 +300,21 @@ def test_stream_limit_and_abrupt_disconnect(limited: Server, short_pcm: bytes) -
     with open_stream(limited, TOKEN) as fourth:
         fourth.send(start_message())
         assert json.loads(fourth.recv(timeout=10))["type"] == "ready"
+
+
+def test_language_is_detected_on_a_multilingual_stream_model(limited: Server, short_pcm: bytes) -> None:
+    health = limited.health()
+    assert health["model"] == "tiny.en" and health["streams"] == {"active": 0, "max": 1, "model": "base"}
+    with open_stream(limited, TOKEN) as ws:
+        # Silence first: detection waits for speech, and the times still count from the first sample.
+        result = stream_audio(ws, bytes(32000) + short_pcm, speed=4.0, offset=60.0, language=None)
+    assert result.messages[0]["model"] == "base" and result.messages[0]["language"] is None
+    assert result.messages[-1] == {"type": "done"} and result.close_code == 1000
+    languages = result.of("language")
+    assert len(languages) == 1 and languages[0]["language"] == "en" and languages[0]["probability"] > 0.5
+    assert word_error_rate(SHORT_TEXT, result.final_text) <= 0.2, result.final_text
+    assert_finals_well_formed(result, 61.0, 61.0 + len(short_pcm) / 32000 + 0.5)
+    wait_for_no_streams(limited)
 
 
 def test_idle_stream_is_closed(limited: Server) -> None:

@@ -194,7 +194,7 @@ class Captioner:
         if not speech:
             # Nothing to transcribe; whatever the last hypothesis held was not confirmed as speech.
             self._hypothesis = []
-            self._cut(max(self._buffer_start, self._buffer_start + self._buffer.size - int(KEEP_SILENCE * SAMPLE_RATE)))
+            self._cut(self._buffer_start + max(0, self._buffer.size - int(KEEP_SILENCE * SAMPLE_RATE)))
             self._partial_message(messages, [])
             return messages
 
@@ -303,7 +303,12 @@ class Captioner:
             end = max(word.end, start)
             fixed.append(Word(word.text, start, end, word.probability, word.segment_end))
             out.append(
-                {"word": word.text, "start": self._t(start), "end": self._t(end), "probability": round(word.probability, 4)}
+                {
+                    "word": word.text,
+                    "start": self._t(start),
+                    "end": self._t(end),
+                    "probability": round(word.probability, 4),
+                }
             )
             previous = end
         self._committed = (self._committed + fixed)[-50:]

@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 from faster_whisper import WhisperModel
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .audio import SAMPLE_RATE
@@ -193,7 +194,8 @@ class StreamSession:
                     "sessionId": self.id,
                 }
             )
-            logger.info("stream %s started (language %s, offset %.3f)", self.id, start.language, start.offset)
+            language = self._captioner.language or "auto"
+            logger.info("stream %s started (language %s, offset %.3f)", self.id, language, start.offset)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._guard, self._receive_loop, tg)
                 tg.start_soon(self._guard, self._work_loop, tg)
@@ -220,7 +222,7 @@ class StreamSession:
         last_audio = time.monotonic()
         while True:
             remaining = idle - (time.monotonic() - last_audio)
-            message: dict[str, Any] | None = None
+            message: Message | None = None
             with anyio.move_on_after(max(0.0, remaining)):
                 message = await self._receive()
             if message is None:
@@ -253,6 +255,13 @@ class StreamSession:
             if not stopping and captioner.pending_samples < captioner.step_samples:
                 continue
             messages: list[dict[str, Any]] = await self.hub.run(captioner.step, stopping)
+            logger.debug(
+                "stream %s: step in %.2f s (rtf %.2f, buffer %.1f s)",
+                self.id,
+                captioner.last_step_seconds,
+                captioner.rtf,
+                captioner.status()["bufferSeconds"],
+            )
             for message in messages:
                 if message["type"] != "partial" or self._partials:
                     await self._send(message)
@@ -272,7 +281,7 @@ class StreamSession:
     # -- protocol ------------------------------------------------------------------------------
 
     async def _receive_start(self) -> Start:
-        message: dict[str, Any] | None = None
+        message: Message | None = None
         with anyio.move_on_after(self.settings.stream_idle_seconds):
             message = await self._receive()
         if message is None:
@@ -283,8 +292,8 @@ class StreamSession:
             raise StreamError(ErrorCode.BAD_REQUEST, "audio before the start message")
         return parse_start(_json_object(message.get("text") or ""), self.hub.multilingual, self.hub.model_label)
 
-    async def _receive(self) -> dict[str, Any]:
-        message: dict[str, Any] = await self.websocket.receive()
+    async def _receive(self) -> Message:
+        message = await self.websocket.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         return message
