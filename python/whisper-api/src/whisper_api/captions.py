@@ -122,6 +122,8 @@ class Captioner:
         self._clock = clock
         self._lock = threading.Lock()
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._skipped = 0  # queued samples given up (see feed)
         self.received = 0  # samples fed
         self.processed = 0  # samples that went through a finished step
         self.dropped = 0  # samples given up untranscribed because processing fell too far behind
@@ -141,7 +143,14 @@ class Captioner:
         """Queue s16le mono samples; the next ``step`` consumes them."""
         with self._lock:
             self._pending.append(pcm)
+            self._pending_bytes += len(pcm)
             self.received += len(pcm) // 2
+            # Memory stays bounded even for a client that sends far faster than real time:
+            # queued audio beyond twice the buffer is given up before it is ever converted.
+            while self._pending_bytes > 4 * self.max_buffer:
+                oldest = self._pending.pop(0)
+                self._pending_bytes -= len(oldest)
+                self._skipped += len(oldest) // 2
 
     @property
     def pending_samples(self) -> int:
@@ -167,7 +176,16 @@ class Captioner:
         started = self._clock()
         with self._lock:
             chunks, self._pending = self._pending, []
-            taken = sum(len(chunk) for chunk in chunks) // 2
+            skipped, self._skipped = self._skipped, 0
+            taken = self._pending_bytes // 2 + skipped
+            self._pending_bytes = 0
+        if skipped:
+            # The skipped audio came after the buffer and before the queued chunks: all of the
+            # buffer goes, and the clock jumps over the gap.
+            self.dropped += self._buffer.size + skipped
+            self._cut(self._buffer_start + self._buffer.size)
+            self._buffer_start += skipped
+            self._hypothesis = []
         if chunks:
             pcm = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.float32) / 32768.0
             self._buffer = np.concatenate([self._buffer, pcm])
