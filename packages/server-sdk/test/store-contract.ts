@@ -169,6 +169,12 @@ export function transcriptStoreContract(label: string, harness: StoreHarness): v
       assert.equal(await store.getLecture('L'), undefined, 'a summary alone is not a lecture record');
       await store.putSummary('L', summary());
       assert.deepEqual(await store.getSummary('L'), summary());
+      // Its source (live captions or batches) round-trips; anything else is refused.
+      await store.putSummary('L', { ...summary('live'), source: 'live' });
+      assert.equal((await store.getSummary('L'))?.source, 'live');
+      await store.putSummary('L', { ...summary('batch'), source: 'batch' });
+      assert.equal((await store.getSummary('L'))?.source, 'batch');
+      await rejectsWith(store.putSummary('L', { ...summary(), source: 'guess' as never }), ErrorCode.INVALID_REQUEST);
     });
 
     test('a detected language joins the requested one in the record', async () => {

@@ -80,10 +80,19 @@ export interface RoomView {
   watchProducer(producerId: string): ProducerWatch | undefined;
   /** A room-owned server-side consumer of a producer (see {@link ServerConsumer}). */
   createServerConsumer(producerId: string, options: ServerConsumerOptions): Promise<ServerConsumer>;
+  /**
+   * Sends a notification that a service of the room makes (live captions) to
+   * every peer of the room. Only {@link RoomBroadcastName}s: the room's own
+   * notifications (joins, media, closing) are the room's to send.
+   */
+  broadcast<N extends RoomBroadcastName>(name: N, data: NotificationMap[N]): void;
   on: TypedEmitter<RoomEvents>['on'];
   once: TypedEmitter<RoomEvents>['once'];
   off: TypedEmitter<RoomEvents>['off'];
 }
+
+/** Notifications a room's services may send to all of its peers ({@link RoomView.broadcast}). */
+export type RoomBroadcastName = 'caption';
 
 /** The request methods a room answers for a joined peer (the manager's dispatch table calls them). */
 export type RoomRequestMethod = Exclude<keyof ResponseMap, 'getRouterRtpCapabilities' | 'join'>;
@@ -518,6 +527,11 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   private peer(peerId: string): Peer {
     this.assertOpen();
     return lookup(this.peers, peerId, 'peer (join first)');
+  }
+
+  broadcast<N extends RoomBroadcastName>(name: N, data: NotificationMap[N]): void {
+    if (this.closed) return;
+    this.notify([...this.peers.keys()], name, data);
   }
 
   private othersThan(peerId: string): string[] {

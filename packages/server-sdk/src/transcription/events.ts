@@ -4,11 +4,11 @@
  * service's forwarding, the metrics, the host) read them, and nobody has to
  * import the emitter back to know their shape.
  */
-import type { LectureSummary, TranscriptEntry } from '@lectern/protocol';
+import type { CaptionInfo, LectureSummary, TranscriptEntry } from '@lectern/protocol';
 import type { LecternError } from '../errors.js';
 
 /** Which stage a pipeline error comes from. */
-export type PipelineStage = 'tap' | 'batch' | 'stt' | 'store' | 'summary' | 'cleanup';
+export type PipelineStage = 'tap' | 'batch' | 'stt' | 'store' | 'summary' | 'cleanup' | 'captions';
 
 /** Events of one lecture's pipeline (the service re-emits them with `roomId`). */
 export interface LecturePipelineEvents {
@@ -23,6 +23,17 @@ export interface LecturePipelineEvents {
    * lecture; also stored in the lecture record. Emitted once per lecture.
    */
   languageDetected: { lectureId: string; batchId: string; language: string; probability?: number };
+  /**
+   * A live caption (with `captions` on), as the room's peers get it in the
+   * `caption` notification: partials (throttled) and finals.
+   */
+  caption: CaptionInfo;
+  /**
+   * A summary is stored. With live captions there are two per lecture, told
+   * apart by `summary.source`: `live` from the caption finals, seconds after
+   * the lecture ends, then `batch` from the stored batch transcript, which
+   * replaces it once every batch is stored.
+   */
   summaryReady: { lectureId: string; summary: LectureSummary };
   pipelineError: { lectureId: string; stage: PipelineStage; error: LecternError; willRetry: boolean };
   tapRestarted: { lectureId: string; streamKey: string; producerId: string };
@@ -45,6 +56,7 @@ export const FORWARDED_PIPELINE_EVENTS = [
   'batchTranscribed',
   'transcriptUpdated',
   'languageDetected',
+  'caption',
   'summaryReady',
   'pipelineError',
   'tapRestarted',

@@ -23,7 +23,16 @@ export { AUTO_LANGUAGE, type RequestedLanguage } from './pipeline/lecture-langua
 export { toTimeline } from './pipeline/stt-stage.js';
 export type { AudioSegment, TapRunEndReason } from './tap/audio-tap.js';
 export type { BatchManifest, BatchPart, TransferFormat } from './batch/manifest.js';
-export type { TranscriptStore, LectureRecord, LectureStatus, LectureListing, ListLecturesOptions } from './store/transcript-store.js';
+export type {
+  TranscriptStore,
+  LectureRecord,
+  LectureStatus,
+  LectureListing,
+  ListLecturesOptions,
+  TranscriptReadOptions,
+  TranscriptSourceOption,
+} from './store/transcript-store.js';
+export { DEFAULT_MAX_PARTIALS_PER_SECOND } from './captions/live-captions.js';
 export { MemoryTranscriptStore } from './store/memory-store.js';
 export { RedisTranscriptStore, DEFAULT_TRANSCRIPT_TTL_SECONDS, type RedisTranscriptStoreOptions } from './store/redis-store.js';
 export type { Summarizer, SummarizeInput } from './summary/summarizer.js';
@@ -39,4 +48,4 @@ export {
 } from './export/subtitles.js';
 export { graphemeLength, truncateGraphemes } from './text.js';
 export { OpenAICompatibleSummarizer, type OpenAICompatibleSummarizerOptions } from './summary/openai-summarizer.js';
-export type { TranscriptEntry, TranscriptWord, LectureSummary } from '@lectern/protocol';
+export type { TranscriptEntry, TranscriptWord, LectureSummary, TranscriptSource, CaptionInfo } from '@lectern/protocol';

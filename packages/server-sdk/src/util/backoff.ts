@@ -11,6 +11,8 @@
  * | A batch the engine or the store failed | `SttStage` | lecture-long: the batch stays on disk and is tried again, 1 s → 60 s, for as long as the lecture runs (then `recover()`); each try is ONE `transcribe()` call, so the engine's bounded retries nest inside one stage attempt and are never multiplied by a retry of the stage's own |
  * | One transcript-store operation (Redis) | `RedisTranscriptStore` | 25 ms → 250 ms, within the operation's `commandTimeoutMs` deadline; the stage above treats a final failure like any other (retry the batch later) |
  * | Reconnecting an owned Redis connection | ioredis, with `RedisTranscriptStore`'s `retryStrategy` | 100 ms → 1 s, forever until `close()` |
+ * | A live-caption stream's connection | the engine's stream, e.g. `WhisperApiClient.openStream` (`@lectern/stt-adapter`) | 250 ms → 5 s, for as long as the stream is open; replays the audio after its last final |
+ * | Storing one caption final | `LiveCaptions` | 3 tries, 250 ms → 2 s; then the final lives in memory only (the live summary still has it; the batch transcript is the durable one) |
  * | One summary request (LLM) | the `openai` SDK inside `OpenAICompatibleSummarizer` | its own transport retries (`maxRetries`, 2); the pipeline never retries a summary: it falls back to the offline summarizer |
  * | One webhook event | `WebhookSender.deliver` | `maxAttempts` (8) tries, 1 s → 60 s, each bounded by `attemptTimeoutMs`; then dropped (`dropped`, `max-attempts`) |
  *

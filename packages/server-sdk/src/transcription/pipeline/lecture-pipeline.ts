@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { SttEngine } from '@lectern/stt-adapter';
-import type { LectureSummary, PeerRole, ProducerInfo } from '@lectern/protocol';
+import type { LectureSummary, PeerRole, ProducerInfo, TranscriptEntry } from '@lectern/protocol';
 import { ErrorCode, LecternError } from '../../errors.js';
 import type { RoomView } from '../../rooms/room.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
@@ -13,6 +13,7 @@ import type { TranscriptStore } from '../store/transcript-store.js';
 import { OfflineSummarizer } from '../summary/offline-summarizer.js';
 import type { Summarizer } from '../summary/summarizer.js';
 import { AudioTap, type AudioSegment, type AudioTapSettings, type TapSource } from '../tap/audio-tap.js';
+import { LiveCaptions, type CaptionSettings } from '../captions/live-captions.js';
 import { readWav } from '../tap/wav.js';
 import { writeFileAtomic } from '../util.js';
 import { SttStage, type SttStageSettings } from './stt-stage.js';
@@ -29,6 +30,8 @@ export interface PipelineSettings {
   stt: SttStageSettings;
   /** How long `stop()` waits for outstanding batches before summarising what is stored. */
   finalizeTimeoutMs: number;
+  /** Live captions beside the batches; off when absent. */
+  captions?: CaptionSettings;
 }
 
 interface LectureFile {
@@ -63,9 +66,12 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
   private readonly deletion: DeletionQueue;
   private readonly batcher: Batcher;
   private readonly stt: SttStage;
+  private readonly captions: LiveCaptions | undefined;
+  private room: RoomView | undefined;
   private readonly adds = new Set<Promise<void>>();
   private readonly detachRoom: (() => void)[] = [];
   private stopping: Promise<LectureSummary> | undefined;
+  private endedAt: string | undefined;
   /** Writes that record a detected language (lecture.json + store), awaited before the summary. */
   private recordingLanguage: Promise<void> = Promise.resolve();
 
@@ -89,6 +95,13 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     this.stt.on('transcriptUpdated', (e) => this.safeEmit('transcriptUpdated', { lectureId, ...e }));
     this.stt.on('error', (e) => this.error(e.stage, e.error, e.willRetry));
     this.stt.on('languageDetected', (e) => this.onLanguageDetected(e.batchId, e.language, e.probability));
+    if (deps.settings.captions) {
+      this.captions = new LiveCaptions(lectureId, deps.settings.captions, deps.store, () => lectureLanguage.current, (caption) =>
+        this.room?.broadcast('caption', caption),
+      );
+      this.captions.on('caption', (caption) => this.safeEmit('caption', caption));
+      this.captions.on('error', ({ stage, error, willRetry }) => this.error(stage, error, willRetry));
+    }
   }
 
   /**
@@ -158,13 +171,14 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
 
   /** Taps the selected producers of a room, now and as they appear; taps end with their producers. */
   attach(room: RoomView, select: ProducerSelector): void {
+    this.room = room;
     const consider = (info: ProducerInfo) => {
       if (this.stopping || this.taps.has(info.producerId)) return;
       if (!select(info, room.peerInfo(info.peerId)?.role)) return;
       const producer = room.watchProducer(info.producerId);
       if (!producer) return;
       const source: TapSource = { producer, openConsumer: (options) => room.createServerConsumer(info.producerId, options) };
-      this.startTap(source, `${info.peerId}:${info.source}`);
+      this.startTap(source, `${info.peerId}:${info.source}`, info.peerId);
     };
     const onClose = () => void this.stop();
     room.on('newProducer', consider);
@@ -188,10 +202,11 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     return this.stopping;
   }
 
-  private startTap(source: TapSource, streamKey: string): void {
+  private startTap(source: TapSource, streamKey: string, peerId: string): void {
     const producerId = source.producer.producerId;
-    const tap = new AudioTap(source, streamKey, path.join(this.dir, 'segments'), this.startedAtMs, this.deps.settings.tap);
+    const tap = new AudioTap(source, streamKey, path.join(this.dir, 'segments'), this.startedAtMs, { ...this.deps.settings.tap, livePcm: this.captions !== undefined });
     this.taps.set(producerId, tap);
+    this.captions?.follow(tap, peerId);
     tap.on('segment', (segment) => this.onSegment(segment));
     tap.on('runEnded', (e) => {
       if (e.reason === 'crashed' || e.reason === 'input-idle') {
@@ -256,6 +271,8 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     for (const detach of this.detachRoom.splice(0)) detach();
     await Promise.all([...this.taps.values()].map((t) => t.stop()));
     this.taps.clear();
+    // The live summary is made while the batch path still works through its last batches.
+    const live = this.liveSummary();
     while (this.adds.size > 0) await Promise.all([...this.adds]);
     await this.batcher.flush();
     let timer: NodeJS.Timeout | undefined;
@@ -273,29 +290,65 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     }
     await this.stt.stop();
     await this.recordingLanguage;
-    const summary = await this.summarize();
+    const liveSummary = await live;
+    const summary = await this.summarize(liveSummary);
     await this.deletion.drain();
     if (!timedOut) await this.removeWorkDirIfDone();
     return summary;
   }
 
-  private async summarize(): Promise<LectureSummary> {
-    const store = this.deps.store;
-    await store.putLecture({ lectureId: this.lectureId, roomId: this.roomId, startedAt: new Date(this.startedAtMs).toISOString(), endedAt: new Date().toISOString() });
-    const entries = await store.getTranscript(this.lectureId);
+  /**
+   * The summary of the live captions' finals, stored and announced as soon as
+   * the caption streams are flushed (source `live`); undefined without
+   * captions or when they heard nothing.
+   */
+  private async liveSummary(): Promise<LectureSummary | undefined> {
+    if (!this.captions) return undefined;
+    try {
+      await this.captions.stop();
+      const entries = await this.captions.transcript();
+      if (entries.length === 0) return undefined;
+      await this.markEnded();
+      const summary: LectureSummary = { ...(await this.makeSummary(entries)), source: 'live' };
+      await this.deps.store.putSummary(this.lectureId, summary);
+      this.safeEmit('summaryReady', { lectureId: this.lectureId, summary });
+      return summary;
+    } catch (error) {
+      this.error('summary', error instanceof LecternError ? error : new LecternError(ErrorCode.UNAVAILABLE, `live summary: ${String(error)}`), false);
+      return undefined;
+    }
+  }
+
+  /**
+   * The batch summary (source `batch`), which replaces the live one — unless
+   * the batch transcript is empty while the live one is not (the engine failed
+   * every batch): then the live summary stands and is returned.
+   */
+  private async summarize(live: LectureSummary | undefined): Promise<LectureSummary> {
+    await this.markEnded();
+    const entries = await this.deps.store.getTranscript(this.lectureId);
+    if (entries.length === 0 && live) return live;
+    const summary: LectureSummary = { ...(await this.makeSummary(entries)), source: 'batch' };
+    await this.deps.store.putSummary(this.lectureId, summary);
+    this.safeEmit('summaryReady', { lectureId: this.lectureId, summary });
+    return summary;
+  }
+
+  private async markEnded(): Promise<void> {
+    this.endedAt ??= new Date().toISOString();
+    await this.deps.store.putLecture({ lectureId: this.lectureId, roomId: this.roomId, startedAt: new Date(this.startedAtMs).toISOString(), endedAt: this.endedAt });
+  }
+
+  private async makeSummary(entries: TranscriptEntry[]): Promise<LectureSummary> {
     const language = this.lectureLanguage.current;
     const input = { lectureId: this.lectureId, entries, ...(language !== undefined ? { language } : {}) };
-    let summary: LectureSummary;
     try {
-      summary = await this.deps.summarizer.summarize(input);
+      return await this.deps.summarizer.summarize(input);
     } catch (error) {
       // An unreachable LLM must not leave the lecture without a summary.
       this.error('summary', error instanceof LecternError ? error : new LecternError(ErrorCode.UNAVAILABLE, String(error)), false);
-      summary = await new OfflineSummarizer().summarize(input);
+      return new OfflineSummarizer().summarize(input);
     }
-    await store.putSummary(this.lectureId, summary);
-    this.safeEmit('summaryReady', { lectureId: this.lectureId, summary });
-    return summary;
   }
 
   /** Requeues what a previous process left: complete batches, then unbatched segments. */

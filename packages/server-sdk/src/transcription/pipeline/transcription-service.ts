@@ -1,8 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { SttEngine, TranscribeOptions } from '@lectern/stt-adapter';
-import type { LectureSummary } from '@lectern/protocol';
+import type { StreamingSttEngine, SttEngine, TranscribeOptions } from '@lectern/stt-adapter';
+import type { LectureSummary, TranscriptSource } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound } from '../../errors.js';
 import type { RoomManager } from '../../rooms/room-manager.js';
 import { withTimeout } from '../../util/timeout.js';
@@ -19,6 +19,7 @@ import type { Summarizer } from '../summary/summarizer.js';
 import { DEFAULT_TAP_SETTINGS, validateTapSettings, type AudioTapSettings } from '../tap/audio-tap.js';
 import { lecturerAudio, LecturePipeline, type PipelineSettings, type ProducerSelector } from './lecture-pipeline.js';
 import { DEFAULT_STT_STAGE_SETTINGS, type SttStageSettings } from './stt-stage.js';
+import { DEFAULT_MAX_PARTIALS_PER_SECOND } from '../captions/live-captions.js';
 import { AUTO_LANGUAGE, parseRequestedLanguage, type RequestedLanguage } from './lecture-language.js';
 
 export interface TranscriptionServiceOptions {
@@ -68,6 +69,17 @@ export interface TranscriptionServiceOptions {
    * the check (the pipeline then keeps batches on disk until the engine works).
    */
   engineCheck?: { timeoutMs?: number } | false;
+  /**
+   * Live captions beside the batches: the lecturer's audio also streams to
+   * `engine` (e.g. the same `WhisperApiClient`, whose `/v1/stream` serves
+   * them) and every peer of the room gets `caption` notifications within
+   * seconds: partials (at most `maxPartialsPerSecond` per stream, default 4)
+   * and finals. Finals are stored as the lecture's `live` transcript; at the
+   * end a `live` summary is made from them at once, replaced by the `batch`
+   * summary when every batch is stored. Off when absent; a lecture can opt
+   * out ({@link StartTranscriptionOptions.captions}).
+   */
+  captions?: { engine: StreamingSttEngine; maxPartialsPerSecond?: number };
 }
 
 /** Default {@link TranscriptionServiceOptions.engineCheck} time limit, in milliseconds. */
@@ -88,6 +100,8 @@ export interface StartTranscriptionOptions {
    * English-only model) makes every batch fail as bad input.
    */
   language?: RequestedLanguage;
+  /** Live captions for this lecture; default true when the service has {@link TranscriptionServiceOptions.captions}. */
+  captions?: boolean;
 }
 
 /** A subtitle format {@link TranscriptionService.exportTranscript} writes: WebVTT or SubRip. */
@@ -193,6 +207,16 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
       stt: { ...DEFAULT_STT_STAGE_SETTINGS, ...options.sttRetry, transcribe },
       finalizeTimeoutMs: options.finalizeTimeoutMs ?? 10 * 60_000,
     };
+    if (options.captions !== undefined) {
+      const { engine, maxPartialsPerSecond = DEFAULT_MAX_PARTIALS_PER_SECOND } = options.captions ?? {};
+      if (typeof engine?.openStream !== 'function') {
+        throw new LecternError(ErrorCode.INVALID_CONFIG, 'captions.engine must be a StreamingSttEngine (an object with openStream(), e.g. a WhisperApiClient)');
+      }
+      if (!(Number.isFinite(maxPartialsPerSecond) && maxPartialsPerSecond > 0 && maxPartialsPerSecond <= 50)) {
+        throw new LecternError(ErrorCode.INVALID_CONFIG, `captions.maxPartialsPerSecond must be within (0, 50] (got ${String(maxPartialsPerSecond)})`);
+      }
+      this.settings.captions = { engine, maxPartialsPerSecond };
+    }
     manager.on('roomClosed', this.onRoomClosed);
     // Registered next to the manager's metrics: the host's /metrics shows both.
     this.metrics = new TranscriptionMetrics(this, manager.metrics.registry, manager.metrics.prefix);
@@ -233,7 +257,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     const start = (async () => {
       await this.checkEngine(language);
       if (room.isClosed || this.closed) throw new LecternError(ErrorCode.CLOSED, `room ${roomId} closed while transcription started`);
-      const pipeline = await LecturePipeline.create({ lectureId, roomId, workDir: this.workDir, language }, this.deps());
+      const pipeline = await LecturePipeline.create({ lectureId, roomId, workDir: this.workDir, language }, this.deps(options.captions !== false));
       this.forward(pipeline, roomId);
       if (room.isClosed || this.closed) {
         await pipeline.stop();
@@ -277,18 +301,25 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
    * {@link toWebVtt} / {@link toSrt} with the lecture's language): valid for
    * players, cues in time order and never overlapping, no empty cues. Works
    * while the lecture runs (what is transcribed so far) and after it ended.
+   * `options.source: 'live'` exports the live captions' finals instead of the
+   * batch transcript (the default).
    * @throws {LecternError} `NOT_FOUND` for a lecture the store does not know,
    *   `INVALID_REQUEST` for another format, the store's errors (`UNAVAILABLE`).
    */
-  async exportTranscript(lectureId: string, format: SubtitleFormat, options: Omit<SubtitleOptions, 'language'> = {}): Promise<TranscriptExport> {
+  async exportTranscript(
+    lectureId: string,
+    format: SubtitleFormat,
+    options: Omit<SubtitleOptions, 'language'> & { source?: TranscriptSource } = {},
+  ): Promise<TranscriptExport> {
     if (format !== 'vtt' && format !== 'srt') {
       throw new LecternError(ErrorCode.INVALID_REQUEST, `format must be vtt or srt (got ${String(format).slice(0, 16)})`);
     }
     validateLectureId(lectureId);
+    const { source = 'batch', ...subtitle } = options;
     const record = await this.store.getLecture(lectureId);
     if (!record) throw notFound('lecture', lectureId);
-    const entries = await this.store.getTranscript(lectureId);
-    const subtitleOptions: SubtitleOptions = { ...options, ...(record.language !== undefined ? { language: record.language } : {}) };
+    const entries = await this.store.getTranscript(lectureId, { source });
+    const subtitleOptions: SubtitleOptions = { ...subtitle, ...(record.language !== undefined ? { language: record.language } : {}) };
     const text = format === 'vtt' ? toWebVtt(entries, subtitleOptions) : toSrt(entries, subtitleOptions);
     const cues = (text.match(/ --> /g) ?? []).length;
     return { lectureId, format, contentType: SUBTITLE_CONTENT_TYPES[format], fileName: `${lectureId}.${format}`, text, cues };
@@ -305,7 +336,8 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     const active = new Set([...this.lectures.values()].map((p) => p.lectureId));
     const recovered: string[] = [];
     for (const name of names) {
-      const pipeline = await LecturePipeline.recover(path.join(this.workDir, name), this.deps());
+      // A recovered lecture has no live audio: no captions.
+      const pipeline = await LecturePipeline.recover(path.join(this.workDir, name), this.deps(false));
       if (!pipeline || active.has(pipeline.lectureId)) continue;
       this.forward(pipeline, pipeline.roomId);
       const done = pipeline.stop().then((summary) => this.safeEmit('transcriptionStopped', { lectureId: pipeline.lectureId, roomId: pipeline.roomId, summary }));
@@ -379,8 +411,10 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     void settled.finally(() => this.finishing.delete(settled));
   }
 
-  private deps() {
-    return { engine: this.options.engine, store: this.store, summarizer: this.summarizer, settings: this.settings };
+  private deps(captions: boolean) {
+    const settings: PipelineSettings = { ...this.settings };
+    if (!captions) delete settings.captions;
+    return { engine: this.options.engine, store: this.store, summarizer: this.summarizer, settings };
   }
 
   private forward(pipeline: LecturePipeline, roomId: string): void {

@@ -125,12 +125,16 @@ export function validateSummary(summary: LectureSummary): LectureSummary {
   if (typeof summary.generator !== 'string') throw invalid('summary.generator must be a string');
   if (typeof summary.createdAt !== 'string') throw invalid('summary.createdAt must be an ISO time string');
   if (!isFiniteNumber(summary.coveredSeconds)) throw invalid('summary.coveredSeconds must be a finite number');
+  if (summary.source !== undefined && !(transcriptSources as readonly unknown[]).includes(summary.source)) {
+    throw invalid(`summary.source must be one of ${transcriptSources.join(', ')}`);
+  }
   return {
     text: summary.text,
     keyPoints: [...summary.keyPoints],
     generator: summary.generator,
     createdAt: summary.createdAt,
     coveredSeconds: summary.coveredSeconds,
+    ...(summary.source !== undefined ? { source: summary.source } : {}),
   };
 }
 
