@@ -24,7 +24,8 @@ export interface AppMethodResult {
 export interface AppReplyMap {
   startTranscription: LectureTranscription;
   stopTranscription: { summary: LectureSummary };
-  getTranscript: { lectureId: string | undefined; entries: TranscriptEntry[] };
+  /** `live`: the live captions' finals so far (empty without captions), for a page joining mid-lecture. */
+  getTranscript: { lectureId: string | undefined; entries: TranscriptEntry[]; live: TranscriptEntry[] };
   getTranscriptionState: { running: boolean; lectureId: string | undefined };
   /** Lecturer only: stops the transcription (if running), closes the room, then every socket of the room (4000). */
   endLecture: { summary?: LectureSummary };
@@ -78,7 +79,12 @@ export function createAppMethods({ manager, transcription, closeRoomConnections,
     },
     async getTranscript(caller) {
       const lectureId = transcription.pipeline(caller.roomId)?.lectureId;
-      return { data: { lectureId, entries: lectureId ? await transcription.store.getTranscript(lectureId) : [] } };
+      if (!lectureId) return { data: { lectureId, entries: [], live: [] } };
+      const [entries, live] = await Promise.all([
+        transcription.store.getTranscript(lectureId),
+        transcription.store.getTranscript(lectureId, { source: 'live' }),
+      ]);
+      return { data: { lectureId, entries, live } };
     },
     async endLecture(caller) {
       requireLecturer(caller, 'ends the lecture');

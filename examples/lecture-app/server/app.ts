@@ -43,7 +43,14 @@ export interface LectureAppOptions {
   /** Redis URL; without it transcripts live in memory. */
   redisUrl?: string;
   manager?: RoomManagerOptions;
-  transcription?: Partial<Omit<TranscriptionServiceOptions, 'engine' | 'store'>>;
+  /**
+   * The transcription service's options. Live captions are on by default (the
+   * same whisper-api serves them at `/v1/stream`); `captions: false` turns them
+   * off, an object replaces the default (e.g. another `maxPartialsPerSecond`).
+   */
+  transcription?: Partial<Omit<TranscriptionServiceOptions, 'engine' | 'store' | 'captions'>> & {
+    captions?: TranscriptionServiceOptions['captions'] | false;
+  };
   /** Signaling and connection limits (defaults: `DEFAULT_SIGNALING_LIMITS` in signaling.ts). */
   signaling?: Partial<SignalingLimits>;
   /** Where errors and refused connections are reported. Default: the console. */
@@ -132,10 +139,14 @@ export async function startLectureApp(options: LectureAppOptions): Promise<Lectu
   const demoJoin = options.demoJoin ?? true;
   const manager = await RoomManager.create({ ...options.manager, auth: { secret: tokenSecret, audience: TOKEN_AUDIENCE } });
   const store = options.redisUrl ? new RedisTranscriptStore({ url: options.redisUrl }) : new MemoryTranscriptStore();
+  // One client for both paths: batches (`/v1/transcribe`) and live captions (`/v1/stream`).
+  const engine = new WhisperApiClient({ baseUrl: options.whisperUrl, ...(options.whisperToken ? { token: options.whisperToken } : {}) });
+  const { captions = { engine }, ...transcriptionOptions } = options.transcription ?? {};
   const transcription = new TranscriptionService(manager, {
-    engine: new WhisperApiClient({ baseUrl: options.whisperUrl, ...(options.whisperToken ? { token: options.whisperToken } : {}) }),
+    engine,
     store,
-    ...options.transcription,
+    ...transcriptionOptions,
+    ...(captions ? { captions } : {}),
   });
   if (webhooks) {
     webhooks.attachRooms(manager);

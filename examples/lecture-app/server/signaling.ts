@@ -415,9 +415,14 @@ export function attachSignaling(
   const onTranscript: TranscriptionListener<'transcriptUpdated'> = ({ roomId, entries }) => broadcast(roomId, 'transcript', { entries });
   const onStarted: TranscriptionListener<'transcriptionStarted'> = ({ roomId, lectureId }) =>
     broadcast(roomId, 'transcription', { state: 'running', lectureId });
-  const onSummary: TranscriptionListener<'summaryReady'> = ({ roomId, lectureId, summary }) => broadcast(roomId, 'summary', { lectureId, summary });
-  const onStopped: TranscriptionListener<'transcriptionStopped'> = ({ roomId, lectureId }) =>
-    broadcast(roomId, 'transcription', { state: 'stopped', lectureId });
+  // With live captions a lecture has two: `source: 'live'` seconds after the end, then the
+  // `batch` one that replaces it (the page labels the first as provisional).
+  const onSummary: TranscriptionListener<'summaryReady'> = ({ roomId, lectureId, summary }) =>
+    broadcast(roomId, 'summary', { lectureId, summary, source: summary.source ?? 'batch' });
+  // The stop carries the summary that stands: when every batch failed it is the live one, and
+  // no batch summary follows, so the page must not keep promising one.
+  const onStopped: TranscriptionListener<'transcriptionStopped'> = ({ roomId, lectureId, summary }) =>
+    broadcast(roomId, 'transcription', { state: 'stopped', lectureId, summary });
 
   // A peer a lecturer (or the host) removed has had its `removed` notification: its socket goes too.
   const onPeerLeft = ({ roomId, peerId, reason }: { roomId: string; peerId: string; reason: string }) => {

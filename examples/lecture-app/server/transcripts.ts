@@ -3,13 +3,14 @@
 //
 //   GET /api/rooms/:roomId/lectures[?from=&to=&status=]     → { roomId, lectures: LectureListing[] }
 //   GET /api/lectures/:lectureId/transcript.vtt | .srt       → the subtitle file (attachment)
+//       [?source=live|batch]  live: the live captions' finals; default batch (400 for anything else)
 //
 // Authorised by the peer's access token (the one it joined with, or a fresh one
 // from the LMS): `Authorization: Bearer <token>` or `?token=`. The token is
 // verified by the app's RoomManager.verifyToken, exactly as the signaling does.
 import type * as http from 'node:http';
 import { ErrorCode, LecternError, type PeerContext, type RoomManager } from '@lectern/server-sdk';
-import type { LectureStatus, TranscriptionService } from '@lectern/server-sdk/transcription';
+import type { LectureStatus, TranscriptionService, TranscriptSource } from '@lectern/server-sdk/transcription';
 
 const STATUS_BY_CODE: Partial<Record<string, number>> = {
   [ErrorCode.INVALID_REQUEST]: 400,
@@ -63,8 +64,11 @@ export async function serveTranscripts(
     const record = await app.transcription.store.getLecture(route.lectureId);
     // Another room's lecture answers like a missing one: a token does not learn what other rooms hold.
     if (!record || record.roomId !== context.roomId) throw new LecternError(ErrorCode.NOT_FOUND, `lecture not found: ${route.lectureId.slice(0, 64)}`);
-    const file = await app.transcription.exportTranscript(route.lectureId, route.format);
-    send(req, res, 200, file.contentType, file.text, { 'Content-Disposition': `attachment; filename="${file.fileName}"` });
+    const source = exportSource(url);
+    const file = await app.transcription.exportTranscript(route.lectureId, route.format, { source });
+    // Two files of one lecture must not save under one name.
+    const fileName = source === 'live' ? file.fileName.replace(/\.(vtt|srt)$/, '.live.$1') : file.fileName;
+    send(req, res, 200, file.contentType, file.text, { 'Content-Disposition': `attachment; filename="${fileName}"` });
     return true;
   } catch (error) {
     const e = error instanceof LecternError ? error : new LecternError(ErrorCode.INTERNAL, 'could not serve the transcript');
@@ -86,6 +90,14 @@ async function authorise(req: http.IncomingMessage, url: URL, manager: RoomManag
     throw new LecternError(ErrorCode.FORBIDDEN, "a lecture's transcript is for its lecturer (or a roomAdmin grant)", { grant: 'roomAdmin' });
   }
   return context;
+}
+
+/** The transcript an export reads: `?source=live` (the captions' finals) or `batch` (the default); once at most. */
+function exportSource(url: URL): TranscriptSource {
+  const values = url.searchParams.getAll('source');
+  if (values.length === 0) return 'batch';
+  if (values.length === 1 && (values[0] === 'live' || values[0] === 'batch')) return values[0];
+  throw new LecternError(ErrorCode.INVALID_REQUEST, 'source must be live or batch (once)', { source: values.map((v) => v.slice(0, 16)) });
 }
 
 function listOptions(url: URL): { from?: string; to?: string; status?: LectureStatus[] } {

@@ -34,6 +34,11 @@ before(async () => {
     { batchId: 'b0', index: 0, start: 0, end: 3, text: 'Welcome to biology.' },
     { batchId: 'b0', index: 1, start: 2.5, end: 6, text: 'Cells & membranes.' },
   ]);
+  // The live captions' finals: other words and times than the batch transcript, so a mix-up shows.
+  await store.putBatch('bio-mon', 'live-0', [
+    { batchId: 'live-0', index: 0, start: 0.4, end: 2.9, text: 'Welcome to bio logy.' },
+    { batchId: 'live-0', index: 1, start: 3.1, end: 5.8, text: 'Cells and membranes.' },
+  ], { source: 'live' });
   await store.putSummary('bio-mon', { text: 'Cells.', keyPoints: ['Cells.'], generator: 'test', createdAt: '2024-05-06T10:00:01.000Z', coveredSeconds: 6 });
   await store.putLecture({ lectureId: 'bio-tue', roomId: 'bio', startedAt: '2024-05-07T09:00:00.000Z' });
   await store.putLecture({ lectureId: 'chem-mon', roomId: 'chem', startedAt: '2024-05-06T11:00:00.000Z' });
@@ -72,6 +77,31 @@ test('the lecturer downloads the lecture as WebVTT (Bearer) and SRT (?token=): v
   const head = await get('/api/lectures/bio-mon/transcript.vtt', await lecturer(), 'HEAD');
   assert.equal(head.status, 200);
   assert.equal(head.text, '');
+});
+
+test('?source=live exports the live captions (WebVTT and SRT, parsed strictly); batch is the default; any other source is 400', async () => {
+  const live = await get('/api/lectures/bio-mon/transcript.vtt?source=live', await lecturer());
+  assert.equal(live.status, 200, live.text);
+  assert.equal(live.headers.get('content-type'), 'text/vtt; charset=utf-8');
+  assert.equal(live.headers.get('content-disposition'), 'attachment; filename="bio-mon.live.vtt"');
+  const cues = parseWebVtt(live.text);
+  assert.deepEqual(cues.map((c) => [c.startMs, c.endMs, c.lines.join(' ')]), [
+    [400, 2900, 'Welcome to bio logy.'],
+    [3100, 5800, 'Cells and membranes.'],
+  ]);
+  const srt = await get('/api/lectures/bio-mon/transcript.srt?source=live', await lecturer());
+  assert.equal(srt.status, 200, srt.text);
+  assert.deepEqual(parseSrt(srt.text), cues);
+  const batch = await get('/api/lectures/bio-mon/transcript.vtt?source=batch', await lecturer());
+  assert.equal(batch.status, 200, batch.text);
+  assert.equal(batch.text, (await get('/api/lectures/bio-mon/transcript.vtt', await lecturer())).text);
+  assert.equal(batch.headers.get('content-disposition'), 'attachment; filename="bio-mon.vtt"');
+  for (const query of ['source=LIVE', 'source=', 'source=captions', 'source=live&source=batch']) {
+    const refused = await get(`/api/lectures/bio-mon/transcript.vtt?${query}`, await lecturer());
+    assert.deepEqual([refused.status, errorCode(refused.text)], [400, 'INVALID_REQUEST'], query);
+  }
+  // The token is checked first: a bad source does not answer anyone without one.
+  assert.equal((await get('/api/lectures/bio-mon/transcript.vtt?source=nope')).status, 401);
 });
 
 test("the room's lectures, oldest first, with status, time range and status filters", async () => {
