@@ -221,16 +221,18 @@ class Captioner:
         trailing = (self._buffer.size - speech_end) / SAMPLE_RATE + _PAD
         endpoint = final or (trailing >= ENDPOINT_SILENCE and speech_end < self._buffer.size)
 
-        if self.language is None:
+        language = self.language
+        if language is None:
             speech_samples = sum(chunk["end"] - chunk["start"] for chunk in speech)
             if speech_samples < LANGUAGE_DETECT_SECONDS * SAMPLE_RATE and not endpoint:
                 return messages  # wait for enough speech to tell the language
-            must = endpoint or speech_samples >= LANGUAGE_MAX_WAIT * SAMPLE_RATE or self._buffer.size > self.max_buffer
-            if not self._detect_language(speech, messages, must):
-                return messages
+            language = self._detect_language(speech, speech_samples, messages)
+            if self.language is None and not endpoint:
+                return messages  # unsure: wait for more speech
+            # At a pause or stop an unsure guess still transcribes what is there, without being pinned.
 
         audio = self._buffer[:speech_end] if endpoint else self._buffer
-        words = self._transcribe(audio)
+        words = self._transcribe(audio, language)
 
         if endpoint:
             committed = self._commit(_without_unsure_tail(words), messages)
@@ -258,21 +260,24 @@ class Captioner:
         self._partial_message(messages, rest, after_final=bool(committed))
         return messages
 
-    def _detect_language(self, speech: list[dict[str, int]], messages: list[dict[str, Any]], must: bool) -> bool:
-        """Pins the language (and says so) unless the detection is unsure and more speech may come."""
+    def _detect_language(self, speech: list[dict[str, int]], samples: int, messages: list[dict[str, Any]]) -> str:
+        """The buffer's most likely language; pinned (and announced) once there is enough speech to trust it:
+        ``LANGUAGE_DETECT_SECONDS`` and a sure guess, or ``LANGUAGE_MAX_WAIT`` (or a full buffer) and any guess.
+        """
         audio = np.concatenate([self._buffer[chunk["start"] : chunk["end"]] for chunk in speech])
         language, probability, _ = self.model.detect_language(audio=audio[: 30 * SAMPLE_RATE])
-        if probability < LANGUAGE_SURE and not must:
-            return False
-        self.language = language
-        messages.append({"type": "language", "language": language, "probability": round(float(probability), 4)})
-        return True
+        enough = samples >= LANGUAGE_DETECT_SECONDS * SAMPLE_RATE and probability >= LANGUAGE_SURE
+        waited = samples >= LANGUAGE_MAX_WAIT * SAMPLE_RATE or self._buffer.size > self.max_buffer
+        if enough or waited:
+            self.language = language
+            messages.append({"type": "language", "language": language, "probability": round(float(probability), 4)})
+        return str(language)
 
-    def _transcribe(self, audio: np.ndarray) -> list[Word]:
+    def _transcribe(self, audio: np.ndarray, language: str) -> list[Word]:
         """The hypothesis for ``audio`` (the buffer's first samples): filtered words after the committed ones."""
         segments, _ = self.model.transcribe(
             audio,
-            language=self.language,
+            language=language,
             beam_size=1,
             best_of=1,
             temperature=0.0,
