@@ -75,6 +75,8 @@ def start_message(**fields: Any) -> str:
 class Transcript:
     messages: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
+    # Seconds of audio sent (the sender's schedule) when each message arrived: how far captions trail.
+    sent_at: list[float] = field(default_factory=list)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [message for message in self.messages if message["type"] == kind]
@@ -106,11 +108,13 @@ def stream_audio(
             pass
 
     sender = threading.Thread(target=send, daemon=True)
+    began = time.monotonic()
     sender.start()
-    deadline = time.monotonic() + timeout
+    deadline = began + timeout
     try:
         while True:
             result.messages.append(json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic()))))
+            result.sent_at.append(min(len(pcm) / 32000, (time.monotonic() - began) * speed))
     except ConnectionClosed:
         pass
     sender.join(timeout=10)
@@ -179,9 +183,15 @@ def test_speech_becomes_partials_then_finals_on_the_callers_clock(
     wer = word_error_rate(REFERENCE_TEXT, result.final_text)
     record_property("stream_wer", wer)
     last = result.of("status")[-1]
+    # Audio seconds between a final's last word and the moment it arrived (before the stop's flush).
+    lags = [
+        sent - (message["end"] - 1000.0)
+        for message, sent in zip(result.messages[1:], result.sent_at)
+        if message["type"] == "final" and sent < duration
+    ]
     print(
         f"\nstream {duration:.1f}s at 2x: WER {wer:.3f}, {len(result.of('final'))} finals, {elapsed:.1f}s, "
-        f"last status {last}"
+        f"final lag (audio s) median {np.median(lags):.2f} max {max(lags):.2f}, last status {last}"
     )
     assert wer <= MAX_STREAM_WER, result.final_text
 

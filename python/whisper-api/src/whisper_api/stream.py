@@ -160,7 +160,7 @@ class StreamSession:
         except StreamError as exc:
             logger.info("stream %s: %s (%s)", self.id, exc.code.value, exc.message)
             await self._fail(exc)
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, OSError):  # uvicorn's ClientDisconnected is an OSError
             logger.info("stream %s: client disconnected", self.id)
         except Exception:
             logger.exception("stream %s failed", self.id)
