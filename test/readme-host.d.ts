@@ -16,3 +16,4 @@ declare const mySignaling: {
 declare function show(peerId: string, source: string, track: MediaStreamTrack): void;
 declare function badge(state: string, reason?: string): void;
 declare const cameraTrack: MediaStreamTrack;
+declare function renderCaptions(lines: { text: string; final: boolean }[]): void;
