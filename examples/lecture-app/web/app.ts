@@ -1,8 +1,9 @@
 // The lecture page: joins a room through the Lectern client SDK over the
 // example's ws signaling and shows the stage (a tile per participant with its
 // microphone state), the controls (mute, camera, transcription, raise hand,
-// leave, end lecture), the participant list, the hand-raise queue, the live
-// transcript with downloads, and the summary at the end.
+// leave, end lecture), the participant list, the hand-raise queue, live
+// captions under the stage, the live transcript with downloads, and the
+// summary at the end.
 //
 // URL: /?room=demo&role=lecturer|student&name=Ada[&peer=id][&mic=on|off][&gestures=on]
 //   mic: whether the microphone is live on join (default: on for the lecturer,
@@ -22,6 +23,7 @@ import {
 } from '@lectern/client-sdk';
 import type { LectureSummary, PeerRole, TranscriptEntry } from '@lectern/protocol';
 import { confirmWith } from './confirm-dialog.js';
+import { CaptionBar } from './captions.js';
 import { $, element, isBusy, setBusy } from './dom.js';
 import { PageGestures } from './gestures.js';
 import { renderHandQueue } from './hand-queue.js';
@@ -166,6 +168,15 @@ async function runLecture(me: Identity): Promise<void> {
     hint: $('#download-hint'),
   }, me.room);
   hooks.addTranscript = (entries) => transcript.add(entries);
+  const transcriptLog = $('#transcript');
+  const captions = new CaptionBar(
+    $('#captions'),
+    { finals: $('#caption-finals'), partial: $('#caption-partial') },
+    $<HTMLButtonElement>('#captions-toggle'),
+    // While the bar shows, it announces each final: the panel would repeat the same words (and
+    // then their batch replacement), so its announcements pause and resume with the bar.
+    (shown) => transcriptLog.setAttribute('aria-live', shown ? 'off' : 'polite'),
+  );
 
   $('#connection').hidden = false;
   setConnection('connecting');
@@ -187,7 +198,7 @@ async function runLecture(me: Identity): Promise<void> {
   // download (the join token expires after minutes; the lecture may run for hours).
   const serverDownloads = new ServerDownloads(
     $('#server-downloads'),
-    { vtt: $<HTMLButtonElement>('#server-vtt'), srt: $<HTMLButtonElement>('#server-srt') },
+    { vtt: $<HTMLButtonElement>('#server-vtt'), srt: $<HTMLButtonElement>('#server-srt'), liveVtt: $<HTMLButtonElement>('#server-live-vtt') },
     async () => (await fetchJoinToken(me)).token,
     showError,
   );
@@ -211,7 +222,7 @@ async function runLecture(me: Identity): Promise<void> {
     showSessionEnd(kind);
   }
   function lectureEnded(summary?: LectureSummary): void {
-    if (summary) showSummary(summary);
+    if (summary) showSummary(summary, true);
     endSession('ended');
     // The server closes every socket of the room after roomClosed; close ours if it does not.
     setTimeout(() => signaling.close(), 10_000);
@@ -220,12 +231,17 @@ async function runLecture(me: Identity): Promise<void> {
   signaling.onNotification = (notification, data) => {
     if (notification === 'transcript') transcript.add((data as { entries: TranscriptEntry[] }).entries);
     else if (notification === 'summary') {
-      showSummary((data as { summary: LectureSummary }).summary);
+      // The live captions' summary comes first and a batch one follows; a batch one is final.
+      const { summary, source } = data as { summary: LectureSummary; source?: string };
+      showSummary(summary, source !== 'live');
       transcription.summaryArrived();
     }
     else if (notification === 'transcription') {
-      const { state, lectureId } = data as { state: string; lectureId?: string };
+      const { state, lectureId, summary } = data as { state: string; lectureId?: string; summary?: LectureSummary };
       transcription.serverSays(state === 'running');
+      if (state === 'running') captions.available();
+      // The summary that stands (the live one when no batch one could be made).
+      if (state === 'stopped' && summary) showSummary(summary, true);
       if (me.role === 'lecturer') serverDownloads.lecture(lectureId);
     }
     else {
@@ -257,6 +273,10 @@ async function runLecture(me: Identity): Promise<void> {
     if (reason === 'room-closed') lectureEnded();
   });
   client.on('error', showError);
+  client.on('caption', (caption) => {
+    const final = captions.apply(caption);
+    if (final) transcript.addLive([final]);
+  });
   for (const change of ['peerJoined', 'peerLeft', 'trackPublished', 'trackUnpublished', 'trackMuted', 'trackUnmuted'] as const) {
     client.on(change, refreshPeople);
   }
@@ -306,7 +326,13 @@ async function runLecture(me: Identity): Promise<void> {
   renderQueue(await client.getHandQueue());
   const running = (await signaling.request<{ running: boolean }>('getTranscriptionState')).running;
   transcription.serverSays(running);
-  if (running) transcript.add((await signaling.request<{ entries: TranscriptEntry[] }>('getTranscript')).entries);
+  if (running) {
+    captions.available();
+    // Joining mid-lecture: the batches so far, and the live captions' finals beyond them.
+    const { entries, live } = await signaling.request<{ entries: TranscriptEntry[]; live?: TranscriptEntry[] }>('getTranscript');
+    transcript.add(entries);
+    transcript.addLive(live ?? []);
+  }
   // Joined and set up (published, queue and transcription state loaded): what the tests wait for.
   if (!over) hooks.state = 'joined';
 
@@ -425,8 +451,17 @@ function installMediaProbes(client: LectureClient, joinStarted: number): void {
   setTimeout(() => clearInterval(probe), 60_000);
 }
 
-function showSummary(summary: LectureSummary): void {
+/**
+ * Shows a summary. `final` false: made from the live captions, the batch
+ * transcript's summary follows and replaces it; a final one made from the
+ * live captions is said to be so.
+ */
+function showSummary(summary: LectureSummary, final: boolean): void {
   $('#summary-panel').hidden = false;
+  const live = summary.source === 'live';
+  $('#summary-panel').dataset.source = live ? 'live' : 'batch';
+  $('#summary-panel').dataset.final = String(final);
+  $('#summary-source').textContent = !live ? '' : final ? '(from live captions)' : '(from live captions — the final one follows)';
   $('#summary').textContent = summary.text;
   $('#key-points').replaceChildren(...summary.keyPoints.map((point) => element('li', { text: point })));
 }
