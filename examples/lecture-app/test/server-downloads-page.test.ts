@@ -1,7 +1,7 @@
 // The lecturer's page in Debian's Chromium downloads the lecture's subtitles
-// from the server (WebVTT and SRT, parsed strictly): the buttons appear once
-// the page knows the lecture, for the lecturer only, and stay after the
-// transcription stopped. No speech-to-text: the engine check is off and the
+// from the server (WebVTT and SRT, and the live captions as WebVTT, parsed
+// strictly): the buttons appear once the page knows the lecture, for the
+// lecturer only, and stay after the transcription stopped. No speech-to-text: the engine check is off and the
 // transcript is written to the app's store by the test.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
@@ -70,6 +70,14 @@ test("the lecturer downloads the current lecture's subtitles from the server; a 
     [1000, 3500, 'Welcome to the lecture.'],
     [3500, 8000, 'Arrows --&gt; &amp; &lt;tags&gt; are text.'],
   ]);
+
+  // The live captions' finals, a file of their own (other words than the batch transcript's).
+  await app.transcription.store.putBatch(lectureId, 'live-0', [
+    { batchId: 'live-0', index: 0, start: 0.8, end: 3.9, text: 'Welcome to the lectern.' },
+  ], { source: 'live' });
+  const live = await downloaded(lecturer, '#server-live-vtt');
+  assert.equal(live.name, `${lectureId}.live.vtt`);
+  assert.deepEqual(parseWebVtt(live.text).map((c) => [c.startMs, c.endMs, c.lines.join(' ')]), [[800, 3900, 'Welcome to the lectern.']]);
 
   // After the transcription stopped, the last lecture is still there to download.
   await app.transcription.stopTranscription(ROOM);
