@@ -423,7 +423,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     room.on('peerLeft', (event) => {
       this.requestBudgets?.release(budgetKey(roomId, event.peerId));
       this.safeEmit('peerLeft', { ...event, roomId });
-      if (room.peerCount === 0) this.scheduleEmptyClose(room);
+      if (room.peerCount === 0 && !room.isClosed) this.scheduleEmptyClose(room);
     });
     room.on('peerJoined', () => this.cancelEmptyClose(roomId));
     room.on('notification', (n) => this.safeEmit('notification', n));

@@ -451,7 +451,13 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Closes every router (and so everything on them) and tells the peers (`roomClosed`, with `reason` if given). Idempotent. */
+  /**
+   * Closes every router (and so everything on them) and tells the peers
+   * (`roomClosed`, with `reason` if given). Every peer still in the room
+   * leaves with reason `room-closed` (the `peerLeft` event, for hosts and
+   * webhooks counting attendance; the peers themselves hear `roomClosed`).
+   * Idempotent.
+   */
   close(reason?: string): void {
     if (this.closed) return;
     const peerIds = [...this.peers.keys()];
@@ -463,6 +469,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     this.shards.close();
     this.media.producers.clear();
     this.notify(peerIds, 'roomClosed', { roomId: this.id, ...(reason !== undefined ? { reason } : {}) });
+    for (const peerId of peerIds) this.safeEmit('peerLeft', { peerId, reason: 'room-closed' });
     this.deps.bans.roomClosed(this.id);
     this.safeEmit('close', { roomId: this.id });
   }
