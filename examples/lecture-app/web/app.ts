@@ -234,7 +234,8 @@ async function runLecture(me: Identity): Promise<void> {
       // The live captions' summary comes first and a batch one follows; a batch one is final.
       const { summary, source } = data as { summary: LectureSummary; source?: string };
       showSummary(summary, source !== 'live');
-      transcription.summaryArrived();
+      // The live one comes while the last batches are still being transcribed: not done yet.
+      if (source !== 'live') transcription.summaryArrived();
     }
     else if (notification === 'transcription') {
       const { state, lectureId, summary } = data as { state: string; lectureId?: string; summary?: LectureSummary };
