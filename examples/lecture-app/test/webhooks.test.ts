@@ -97,17 +97,22 @@ test("a lecture's lifecycle arrives at the LMS as signed webhooks, in order", { 
     'peer.left',
     'summary.ready', // stored before stopTranscription resolves
     'transcription.stopped',
+    'peer.left', // the lecturer, still inside when the room closed (reason room-closed)
     'room.closed',
   ]);
   assert.deepEqual(events.map((e) => 'peerId' in e.data ? [e.data.peerId, e.type] : undefined).filter(Boolean), [
     ['ada', 'peer.joined'],
     ['bob', 'peer.joined'],
     ['bob', 'peer.left'],
+    ['ada', 'peer.left'],
   ]);
   const joined = events.find((e) => e.type === 'peer.joined');
   assert.deepEqual(joined?.data, { roomId: ROOM, peerId: 'ada', role: 'lecturer', displayName: 'Ada' }, "the token's role and name");
-  const left = events.find((e) => e.type === 'peer.left');
-  assert.deepEqual(left?.data, { roomId: ROOM, peerId: 'bob', reason: 'left' });
+  const left = events.filter((e) => e.type === 'peer.left');
+  assert.deepEqual(left.map((e) => e.data), [
+    { roomId: ROOM, peerId: 'bob', reason: 'left' },
+    { roomId: ROOM, peerId: 'ada', reason: 'room-closed' },
+  ]);
   for (const e of events) {
     if (e.type === 'transcription.started' || e.type === 'summary.ready' || e.type === 'transcription.stopped') assert.equal(e.data.lectureId, lectureId);
   }

@@ -2,7 +2,7 @@
  * The WebSocket wire format of whisper-api's `/v1/stream`: the messages the
  * client sends, the server's messages (checked before use), and the server's
  * error codes turned into {@link SttError}s. The Python side is
- * `python/whisper-api/src/whisper_api/streaming/`; its README documents the protocol.
+ * `python/whisper-api/src/whisper_api/stream.py` (and `captions.py`); its README documents the protocol.
  */
 import type { TranscriptWord } from './engine.js';
 import { SttError, type SttErrorCode } from './errors.js';
@@ -19,6 +19,8 @@ export interface WireStreamStart {
   offset: number;
   prompt?: string;
   partials: boolean;
+  /** Audio clock up to which the client already has finals (a reconnect's replay starts a little before it). */
+  committedUntil?: number;
 }
 
 export type WireStreamServerMessage =

@@ -25,6 +25,13 @@ export interface WhisperApiStreamSettings {
 const MAX_FRAME_BYTES = 32 * 1024;
 /** A connection that was ready this long counts as healthy: the next failure starts the backoff from the beginning. */
 const HEALTHY_CONNECTION_MS = 10_000;
+/**
+ * Audio kept before the last final and replayed with it after a reconnect, in
+ * seconds: Whisper skips the rest of an utterance whose audio starts mid-word,
+ * so the replay starts a little early and tells the server where the finals
+ * end (`committedUntil`); the server sends nothing before it again.
+ */
+const REPLAY_CONTEXT_SECONDS = 1.0;
 /** Characters of committed text sent as the prompt of a reconnect. */
 const PROMPT_TAIL = 200;
 const MAX_PROMPT = 500;
@@ -41,9 +48,10 @@ type ConnectionOutcome =
  * The audio clock: every time is `offset + samples before / 16 000`, so the
  * stream keeps, until a final covers it, every byte it wrote (the replay
  * buffer, at most `maxReplaySeconds`). When the connection fails the stream
- * reconnects with backoff and starts the new connection at the end of the
- * last final, replaying the buffer: finals are neither lost, repeated nor
- * shifted, and a final that would overlap an earlier one is dropped. A server
+ * reconnects with backoff and starts the new connection a second before the
+ * end of the last final (`committedUntil` tells the server where the finals
+ * end), replaying the buffer: finals are neither lost, repeated nor shifted,
+ * and a final that would overlap an earlier one is dropped. A server
  * that closes an idle stream is reconnected when audio comes again. The
  * server refusing the stream itself (credentials, language, format) is final:
  * `error`, then `closed`.
@@ -252,6 +260,7 @@ export class WhisperApiStream implements SttStream {
         };
         const prompt = `${this.#prompt} ${this.#committedText.slice(-PROMPT_TAIL)}`.trim().slice(-MAX_PROMPT);
         if (prompt) start.prompt = prompt;
+        if (this.#committedUntil > start.offset) start.committedUntil = this.#committedUntil;
         ws.send(JSON.stringify(start));
       });
       ws.on('message', (data, isBinary) => {
@@ -318,7 +327,7 @@ export class WhisperApiStream implements SttStream {
     this.#committedUntil = final.end;
     this.#committedText = `${this.#committedText} ${final.text}`.trim().slice(-PROMPT_TAIL * 2);
     this.#partialShown = false;
-    this.#trimTo(this.#byteAt(final.end));
+    this.#trimTo(this.#byteAt(final.end - REPLAY_CONTEXT_SECONDS));
     this.#emit('final', final);
   }
 

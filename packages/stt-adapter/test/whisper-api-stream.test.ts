@@ -88,8 +88,8 @@ test('speech streamed in real time: partials, then finals on the offset clock; e
   console.log(`stream of ${seconds.toFixed(1)} s: ${got.partials.length} partials, ${got.finals.length} finals, WER ${(error * 100).toFixed(1)} %`);
   assert.ok(got.partials.some((p) => p.length > 0), 'partials arrived');
   assert.ok(got.finals.length >= 3, `finals arrived (${got.finals.length})`);
-  assert.ok(error <= 0.35, `WER ${error.toFixed(2)}: "${text}"`);
-  assert.ok(words(text).includes('questions'), 'the last sentence became final before end() resolved');
+  assert.ok(error <= 0.25, `WER ${error.toFixed(2)}: "${text}"`);
+  assert.ok(words(text).includes("questions"), `the last sentence became final before end() resolved: "${text}"`);
   assertTimeline(got.finals, offset, seconds);
   assert.equal(stream.committedUntil, got.finals.at(-1)!.end);
   assert.deepEqual(got.closed, ['ended']);
@@ -126,7 +126,7 @@ test('the server killed mid-stream: the stream reconnects, replays after its las
   const heard = new Map<string, number>();
   for (const w of words(text)) heard.set(w, (heard.get(w) ?? 0) + 1);
   for (const [w, n] of heard) if (spoken.has(w)) assert.ok(n <= spoken.get(w)! + 1, `"${w}" heard ${n}× but spoken ${spoken.get(w)}×: "${text}"`);
-  assert.ok(error <= 0.4, `WER ${error.toFixed(2)}: "${text}"`);
+  assert.ok(error <= 0.25, `WER ${error.toFixed(2)}: "${text}"`);
   assert.deepEqual(got.closed, ['ended']);
 });
 

@@ -46,13 +46,28 @@ def test_unconfirmed_commits_drop_an_unsure_tail() -> None:
 def test_silence_is_never_transcribed_and_memory_stays_bounded() -> None:
     captioner = Captioner(silent_model(), language=None, offset=10.0, max_buffer_seconds=4.0)
     assert captioner.language == "en"  # English-only model
-    for _ in range(100):  # 10 s at once, far beyond twice the 4 s buffer
+    for _ in range(1000):  # 100 s at once, beyond what a stream may queue (75 s)
         captioner.feed(bytes(3200))
-    assert captioner.received == 160_000
+    assert captioner.received == 1_600_000
+    assert captioner.queued_samples == 75 * 16_000
     assert captioner.step() == []
     status = captioner.status()
-    assert status["audioSeconds"] == 10.0 and status["backlogSeconds"] == 0.0
-    assert status["droppedSeconds"] == 2.0 and status["bufferSeconds"] == 0.5
+    # The oldest 25 s were given up; one step takes half a buffer (2 s) of the rest.
+    assert status["audioSeconds"] == 100.0 and status["droppedSeconds"] == 25.0
+    assert status["backlogSeconds"] == 73.0
+    assert captioner.step(final=True) == []  # stop works through everything queued
+    assert captioner.status()["backlogSeconds"] == 0.0 and captioner.queued_samples == 0
+
+
+def test_a_replayed_minute_is_taken_whole_half_a_buffer_per_step() -> None:
+    captioner = Captioner(silent_model(), language=None, offset=0.0, max_buffer_seconds=15.0)
+    captioner.feed(bytes(60 * 32_000))  # a reconnecting client's replay, at once
+    steps = 0
+    while captioner.pending_samples >= captioner.step_samples:
+        captioner.step()
+        steps += 1
+        assert captioner.status()["bufferSeconds"] <= 15.0
+    assert steps == 8 and captioner.status()["droppedSeconds"] == 0.0
 
 
 START = {"type": "start", "sampleRate": 16000, "encoding": "s16le"}
@@ -74,6 +89,10 @@ START = {"type": "start", "sampleRate": 16000, "encoding": "s16le"}
         ({"encoding": "f32le"}, ErrorCode.UNSUPPORTED_AUDIO),
         ({"language": "xx"}, ErrorCode.UNSUPPORTED_LANGUAGE),
         ({"language": "ko"}, ErrorCode.UNSUPPORTED_LANGUAGE),
+        ({"committedUntil": -1}, ErrorCode.BAD_REQUEST),
+        ({"offset": 10, "committedUntil": 5}, ErrorCode.BAD_REQUEST),
+        ({"offset": 10, "committedUntil": 100}, ErrorCode.BAD_REQUEST),
+        ({"committedUntil": "1"}, ErrorCode.BAD_REQUEST),
     ],
 )
 def test_bad_starts(fields: dict[str, Any], code: ErrorCode) -> None:
@@ -91,3 +110,12 @@ def test_good_starts() -> None:
     assert parse_start({**START, "language": "auto"}, True, "base").language is None
     assert parse_start({**START, "language": " KO "}, True, "base").language == "ko"
     assert parse_start({**START, "language": "en", "offset": 0}, False, "tiny.en").language == "en"
+    replay = parse_start({**START, "offset": 50.0, "committedUntil": 51.0}, False, "tiny.en")
+    assert (replay.offset, replay.committed_until) == (50.0, 51.0)
+    assert parse_start(START, False, "tiny.en").committed_until is None
+
+
+def test_a_replays_context_before_committed_until_is_never_final_again() -> None:
+    captioner = Captioner(silent_model(), language="en", offset=50.0, committed_until=51.0)
+    words = [Word("of", 0.2, 0.5, 0.9), Word("the", 0.6, 0.9, 0.9), Word("night", 1.1, 1.4, 0.9)]
+    assert texts(captioner._after_committed(words)) == "night"

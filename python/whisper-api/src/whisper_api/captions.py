@@ -57,6 +57,14 @@ LANGUAGE_MAX_WAIT = 6.0
 TOKENS_PER_SECOND = 12
 MAX_TOKENS = 224
 PROMPT_CHARS = 200
+# Audio a stream may queue ahead of processing. A reconnecting client replays everything after
+# its last final (Lectern's stream client keeps up to 60 s), and that must be taken whole, not
+# cut: it is worked through max_buffer/2 at a time. Only beyond this is queued audio given up.
+MAX_QUEUED_SECONDS = 75.0
+# Committed audio kept before a cut of the buffer. Whisper skips the rest of an utterance whose
+# audio starts mid-word (a cut right at a word's end is the next word's onset), so the buffer
+# keeps this much before the cut as context; those words are already final and not sent again.
+TRIM_CONTEXT = 1.0
 # Silence kept at the buffer's start when there is nothing to transcribe: a word
 # starting right at a step boundary keeps its onset.
 KEEP_SILENCE = 0.5
@@ -109,6 +117,7 @@ class Captioner:
         language: str | None,
         offset: float,
         prompt: str = "",
+        committed_until: float | None = None,
         step_seconds: float = 1.0,
         max_buffer_seconds: float = 15.0,
         clock: Callable[[], float] = time.perf_counter,
@@ -131,7 +140,10 @@ class Captioner:
         self._buffer_start = 0  # stream sample index of the buffer's first sample
         self._context = " ".join(prompt.split())  # committed text before the buffer (bounded)
         self._committed: list[Word] = []  # committed words still inside the buffer (plus a short tail)
-        self._last_end = 0.0  # end of the last final (stream clock)
+        # End of the last final (stream clock). A reconnecting client starts its replay a little
+        # before its last final: Whisper skips the rest of an utterance whose audio starts
+        # mid-word, so the words up to committed_until are context, never sent again.
+        self._last_end = max(0.0, (committed_until or offset) - offset)
         self._hypothesis: list[Word] = []  # the previous iteration's uncommitted words
         self._partial: tuple[str, float, float] | None = None  # last partial sent
         self.rtf = 0.0
@@ -146,8 +158,8 @@ class Captioner:
             self._pending_bytes += len(pcm)
             self.received += len(pcm) // 2
             # Memory stays bounded even for a client that sends far faster than real time:
-            # queued audio beyond twice the buffer is given up before it is ever converted.
-            while self._pending_bytes > 4 * self.max_buffer:
+            # queued audio beyond MAX_QUEUED_SECONDS is given up before it is ever converted.
+            while self._pending_bytes > int(MAX_QUEUED_SECONDS * SAMPLE_RATE) * 2 and len(self._pending) > 1:
                 oldest = self._pending.pop(0)
                 self._pending_bytes -= len(oldest)
                 self._skipped += len(oldest) // 2
@@ -168,17 +180,42 @@ class Captioner:
 
     # -- processing (worker thread) -----------------------------------------------------------
 
-    def step(self, final: bool = False) -> list[dict[str, Any]]:
-        """Consume all queued audio, re-transcribe, and return the messages to send.
-
-        ``final`` (the client's stop) commits everything still pending.
-        """
-        started = self._clock()
+    @property
+    def queued_samples(self) -> int:
+        """Samples fed but not yet taken into the buffer."""
         with self._lock:
-            chunks, self._pending = self._pending, []
+            return self._pending_bytes // 2
+
+    def step(self, final: bool = False) -> list[dict[str, Any]]:
+        """Take up to half a buffer of queued audio, re-transcribe, and return the messages to send.
+
+        A backlog (a replay after a reconnect, a slow step) is worked through half a buffer per
+        step, so no step's buffer outgrows ``max_buffer_seconds`` and nothing queued is lost;
+        the caller steps again while a step's worth is queued. ``final`` (the client's stop)
+        works through everything queued and commits everything still pending.
+        """
+        messages: list[dict[str, Any]] = []
+        while final and self.queued_samples > self.max_buffer // 2:
+            messages += self._step(False)
+        return messages + self._step(final)
+
+    def _step(self, final: bool) -> list[dict[str, Any]]:
+        started = self._clock()
+        intake = max(self.step_samples, self.max_buffer // 2) * 2
+        with self._lock:
+            chunks: list[bytes] = []
+            size = 0
+            while self._pending and size < intake:
+                chunk = self._pending.pop(0)
+                if size + len(chunk) > intake:
+                    cut = intake - size
+                    self._pending.insert(0, chunk[cut:])
+                    chunk = chunk[:cut]
+                chunks.append(chunk)
+                size += len(chunk)
+            self._pending_bytes -= size
             skipped, self._skipped = self._skipped, 0
-            taken = self._pending_bytes // 2 + skipped
-            self._pending_bytes = 0
+            taken = size // 2 + skipped
         if skipped:
             # The skipped audio came after the buffer and before the queued chunks: all of the
             # buffer goes, and the clock jumps over the gap.
@@ -297,7 +334,10 @@ class Captioner:
         words: list[Word] = []
         for segment in segments:
             if _not_speech(segment.text, segment.no_speech_prob, segment.avg_logprob, segment.compression_ratio):
-                continue
+                # The hypothesis ends here: words after a dropped segment must not be committed, or
+                # the buffer would be cut past that audio and its words lost for good. The next
+                # step sees it again with more context; a buffer that stays stuck is bounded below.
+                break
             seg_words = [w for w in segment.words or () if w.word.strip()]
             for index, w in enumerate(seg_words):
                 start = min(max(base + w.start, base), limit)
@@ -357,7 +397,7 @@ class Captioner:
             if cut is None:
                 cut = self._committed[-1].end
         if cut is not None:
-            self._cut(int(round(cut * SAMPLE_RATE)))
+            self._cut(int(round((cut - TRIM_CONTEXT) * SAMPLE_RATE)))
         if self._buffer.size > self.max_buffer:
             # Nothing committed to cut at (no words at all, e.g. VAD speech Whisper drops as noise).
             drop = self._buffer.size - self.max_buffer // 2

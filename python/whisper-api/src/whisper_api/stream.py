@@ -48,7 +48,7 @@ STATUS_INTERVAL_SECONDS = 2.0
 # Streams last as long as a lecture, so there is no honest estimate of when a
 # slot frees up; this is how soon trying again is reasonable.
 BUSY_RETRY_AFTER_SECONDS = 10
-START_FIELDS = frozenset({"type", "sampleRate", "encoding", "language", "offset", "prompt", "partials"})
+START_FIELDS = frozenset({"type", "sampleRate", "encoding", "language", "offset", "prompt", "partials", "committedUntil"})
 
 # WebSocket close codes (RFC 6455 7.4.1).
 CLOSE_NORMAL = 1000
@@ -78,6 +78,8 @@ class Start:
     offset: float
     prompt: str
     partials: bool
+    # Caller's clock: audio before this is already final (a reconnect replays a little of it as context).
+    committed_until: float | None = None
 
 
 class StreamHub:
@@ -181,6 +183,7 @@ class StreamSession:
                 language=start.language,
                 offset=start.offset,
                 prompt=start.prompt,
+                committed_until=start.committed_until,
                 step_seconds=self.settings.stream_step_seconds,
                 max_buffer_seconds=self.settings.stream_max_buffer_seconds,
             )
@@ -265,6 +268,8 @@ class StreamSession:
             for message in messages:
                 if message["type"] != "partial" or self._partials:
                     await self._send(message)
+            if not stopping and captioner.pending_samples >= captioner.step_samples:
+                self._wake.set()  # a backlog (a replay) is worked through step after step
             if stopping:
                 await self._send({"type": "done"})
                 await self.websocket.close(CLOSE_NORMAL)
@@ -336,6 +341,11 @@ def parse_start(payload: dict[str, Any], multilingual: bool, model: str) -> Star
     offset = payload.get("offset", 0.0)
     if not _is_number(offset) or not math.isfinite(offset) or offset < 0:
         raise StreamError(ErrorCode.BAD_REQUEST, "'offset' must be a number of seconds >= 0")
+    committed_until = payload.get("committedUntil")
+    if committed_until is not None and (
+        not _is_number(committed_until) or not math.isfinite(committed_until) or not offset <= committed_until <= offset + 60
+    ):
+        raise StreamError(ErrorCode.BAD_REQUEST, "'committedUntil' must be a number of seconds within [offset, offset + 60]")
     prompt = payload.get("prompt") or ""
     if not isinstance(prompt, str) or len(prompt) > MAX_PROMPT_CHARS:
         raise StreamError(ErrorCode.BAD_REQUEST, f"'prompt' must be a string of at most {MAX_PROMPT_CHARS} characters")
@@ -357,7 +367,13 @@ def parse_start(payload: dict[str, Any], multilingual: bool, model: str) -> Star
             f"the loaded model ({model}) is English-only; language '{language}' is not supported "
             "(a multilingual model such as WHISPER_STREAM_MODEL=base is)",
         )
-    return Start(language=language, offset=float(offset), prompt=prompt, partials=partials)
+    return Start(
+        language=language,
+        offset=float(offset),
+        prompt=prompt,
+        partials=partials,
+        committed_until=None if committed_until is None else float(committed_until),
+    )
 
 
 def _check_frame(data: bytes) -> None:
