@@ -4,7 +4,8 @@
 // notifications → a student's LectureClient over a real WebSocket. The batch
 // path (30 s segments × 10, 5-minute batches) runs beside it, as in production.
 //
-//   npm run bench:captions -- [--minutes 10] [--model tiny.en] [--sweep 2,3,4] [--sweep-minutes 4] [--json]
+//   npm run bench:captions -- [--minutes 10] [--model tiny.en] [--noise-minutes 5] [--sweep 2,3,4] [--sweep-minutes 4]
+//                             [--phases main,noise,sweep] [--json]
 //
 // Lag of a word = its arrival at the student − the end of the word in the
 // lecture audio. Where a word ends is taken from the batch transcript (word
@@ -16,8 +17,10 @@
 // CPU (whisper-api's measured RTF of the stream, on its one thread; the whole
 // whisper-api process and the tap FFmpeg for context), WER of the finals and
 // of the batch transcript against the spoken text, lecture end → live summary,
-// and then --sweep: N lectures at once (N rooms, each its own stream, batches
-// of 2 minutes so that batch work competes), final p95 per N.
+// then --noise-minutes of digital silence and of pink noise (two rooms at
+// once, through the same path): captions that came of them, and then --sweep:
+// N lectures at once (N rooms, each its own stream, batches of 2 minutes so
+// that batch work competes), final p95 per N.
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,6 +41,8 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: 'tiny.en' },
     sweep: { type: 'string', default: '2,3,4' },
     'sweep-minutes': { type: 'string', default: '4' },
+    'noise-minutes': { type: 'string', default: '5' },
+    phases: { type: 'string', default: 'main,noise,sweep' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -190,7 +195,7 @@ interface LectureRun {
 async function runLectures(
   whisper: TestWhisperApi,
   manager: RoomManager,
-  audio: { file: string; seconds: number },
+  audio: { file: string; seconds: number } | { file: string; seconds: number }[],
   count: number,
   batching: { segmentSeconds: number; segmentsPerBatch: number },
   workDir: string,
@@ -239,15 +244,16 @@ async function runLectures(
     }
     // All lecturers start speaking together.
     const playing = Date.now();
+    const files = Array.isArray(audio) ? audio : rooms.map(() => audio);
     await Promise.all(
-      rooms.map(async (roomId) => {
+      rooms.map(async (roomId, i) => {
         const run = runs.get(roomId)!;
         run.audioStartOffset = (Date.now() - run.lectureStartMs) / 1000;
-        await run.lecturer.produceAudio({ inputFile: audio.file });
+        await run.lecturer.produceAudio({ inputFile: files[i]!.file });
       }),
     );
     await onPlaying?.(service);
-    const audioEnd = playing + audio.seconds * 1000 + 1000;
+    const audioEnd = playing + Math.max(...files.map((f) => f.seconds)) * 1000 + 1000;
     await sleep(Math.max(0, audioEnd - Date.now()));
     const stopAt = Date.now();
     await Promise.all(rooms.map((roomId) => service.stopTranscription(roomId)));
@@ -285,79 +291,102 @@ function summarise(run: LectureRun, audioSeconds: number, reference: string) {
   };
 }
 
+/** Digital silence and pink noise (FFmpeg's lavfi sources), `minutes` each, as WAVs. */
+async function nonSpeech(tmp: string, minutes: number): Promise<{ silence: { file: string; seconds: number }; noise: { file: string; seconds: number } }> {
+  const make = async (name: string, source: string) => {
+    const file = path.join(tmp, `${name}.wav`);
+    await startProcess('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source, '-t', String(minutes * 60), '-ac', '1', '-ar', '48000', file]).exited;
+    return { file, seconds: await audioDuration(file) };
+  };
+  return { silence: await make('silence', 'anullsrc=r=48000:cl=mono'), noise: await make('noise', 'anoisesrc=color=pink:amplitude=0.2:r=48000') };
+}
+
 async function main() {
+  const phases = new Set((args.phases ?? '').split(','));
   const minutes = Number(args.minutes);
-  const sweep = (args.sweep ?? '').split(',').filter(Boolean).map(Number);
+  const sweep = phases.has('sweep') ? (args.sweep ?? '').split(',').filter(Boolean).map(Number) : [];
   const sweepMinutes = Number(args['sweep-minutes']);
+  const noiseMinutes = Number(args['noise-minutes']);
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lectern-bench-captions-'));
   const whisper = await startWhisperApi({
     env: { WHISPER_MODEL: args.model!, WHISPER_MAX_STREAMS: String(Math.max(2, ...sweep)), WHISPER_MAX_QUEUE: '64' },
   });
   const manager = await RoomManager.create({ workers: { numWorkers: 1 } });
   const whisperPid = whisper.process.child.pid!;
+  // Phases run separately keep each other's figures: the file collects the latest of each.
+  const resultsFile = path.join('bench', 'results', 'captions.json');
+  const result = JSON.parse(await fs.readFile(resultsFile, 'utf8').catch(() => '{}')) as Partial<Results>;
+  const stamp = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model }, model: args.model! };
   try {
-    // 1. One lecture of --minutes, production batching beside the captions.
-    const main = await lectureAudio(tmp, minutes);
-    log(`lecture: ${main.seconds.toFixed(1)} s of flite, model ${args.model}`);
-    let tapCpu = NaN;
-    let streamCpu = NaN;
-    const cpu0 = await processCpuSeconds(whisperPid);
-    const t0 = Date.now();
-    const [run] = await runLectures(whisper, manager, main, 1, { segmentSeconds: 30, segmentsPerBatch: 10 }, path.join(tmp, 'work-main'), async (service) => {
-      // Two minutes early in the lecture, before the first 5-minute batch exists:
-      // whisper-api works for the stream alone then. The tap FFmpeg's CPU likewise.
-      await sleep(20_000);
-      const pid = service.pipeline('captions-1-0')?.tappedProducers[0]?.ffmpegPid;
-      const w0 = await processCpuSeconds(whisperPid);
-      const c0 = pid ? await processCpuSeconds(pid) : NaN;
-      await sleep(120_000);
-      streamCpu = ((await processCpuSeconds(whisperPid)) - w0) / 120;
-      tapCpu = pid ? ((await processCpuSeconds(pid).catch(() => NaN)) - c0) / 120 : NaN;
-    });
-    const whisperCpu = ((await processCpuSeconds(whisperPid)) - cpu0) / ((Date.now() - t0) / 1000);
-    const single = summarise(run!, main.seconds, main.reference);
-    log(`1 stream: final p50 ${single.finalLag.p50} s, p95 ${single.finalLag.p95} s; partial p50 ${single.partialLag.p50} s`);
-    const health = (await (await fetch(`${whisper.url}/health`)).json()) as Record<string, unknown>;
-
-    // 2. N lectures at once.
-    const sweepAudio = sweep.length ? await lectureAudio(tmp, sweepMinutes) : undefined;
-    const concurrency: { streams: number; finalP50: number; finalP95: number; partialP50: number; werFinals: number }[] = [];
-    for (const n of sweep) {
-      const runs = await runLectures(whisper, manager, sweepAudio!, n, { segmentSeconds: 30, segmentsPerBatch: 4 }, path.join(tmp, `work-${n}`));
-      const all = runs.map((r) => lags(r.arrivals, r.batch, r.lectureStartMs, sweepAudio!.seconds, r.audioStartOffset));
-      const finals = all.flatMap((l) => l.finalLags).sort((a, b) => a - b);
-      const partials = all.flatMap((l) => l.partialLags).sort((a, b) => a - b);
-      const werFinals = runs.reduce((a, r) => a + wordErrorRate(sweepAudio!.reference, r.finalsText), 0) / runs.length;
-      concurrency.push({ streams: n, finalP50: round(percentile(finals, 50)), finalP95: round(percentile(finals, 95)), partialP50: round(percentile(partials, 50)), werFinals: round(werFinals, 3) });
-      log(`${n} streams: final p50 ${concurrency.at(-1)!.finalP50} s, p95 ${concurrency.at(-1)!.finalP95} s, WER ${(werFinals * 100).toFixed(1)} %`);
+    if (phases.has('main')) {
+      // 1. One lecture of --minutes, production batching beside the captions.
+      const main = await lectureAudio(tmp, minutes);
+      log(`lecture: ${main.seconds.toFixed(1)} s of flite, model ${args.model}`);
+      let tapCpu = NaN;
+      let streamCpu = NaN;
+      const cpu0 = await processCpuSeconds(whisperPid);
+      const t0 = Date.now();
+      const [run] = await runLectures(whisper, manager, main, 1, { segmentSeconds: 30, segmentsPerBatch: 10 }, path.join(tmp, 'work-main'), async (service) => {
+        // Two minutes early in the lecture, before the first 5-minute batch exists:
+        // whisper-api works for the stream alone then. The tap FFmpeg's CPU likewise.
+        await sleep(20_000);
+        const pid = service.pipeline('captions-1-0')?.tappedProducers[0]?.ffmpegPid;
+        const w0 = await processCpuSeconds(whisperPid);
+        const c0 = pid ? await processCpuSeconds(pid) : NaN;
+        await sleep(120_000);
+        streamCpu = ((await processCpuSeconds(whisperPid)) - w0) / 120;
+        tapCpu = pid ? ((await processCpuSeconds(pid).catch(() => NaN)) - c0) / 120 : NaN;
+      });
+      const whisperCpu = ((await processCpuSeconds(whisperPid)) - cpu0) / ((Date.now() - t0) / 1000);
+      const single = summarise(run!, main.seconds, main.reference);
+      log(`1 stream: final p50 ${single.finalLag.p50} s, p95 ${single.finalLag.p95} s; partial p50 ${single.partialLag.p50} s`);
+      result.main = {
+        ...stamp,
+        lectureSeconds: round(main.seconds),
+        ...single,
+        cpu: { streamCores: round(streamCpu, 3), whisperApiProcessCores: round(whisperCpu, 3), tapFfmpegCores: round(tapCpu, 4) },
+      };
+    }
+    if (phases.has('noise')) {
+      // 2. Silence and pink noise, one room each, at once, through the same path.
+      const { silence, noise } = await nonSpeech(tmp, noiseMinutes);
+      log(`non-speech: ${silence.seconds.toFixed(0)} s of silence and of pink noise`);
+      const runs = await runLectures(whisper, manager, [silence, noise], 2, { segmentSeconds: 30, segmentsPerBatch: 10 }, path.join(tmp, 'work-noise'));
+      const count = (r: LectureRun, kind: 'partial' | 'final') => r.arrivals.filter((a) => a.caption.kind === kind && a.caption.text.trim() !== '').length;
+      result.nonSpeech = {
+        ...stamp,
+        seconds: round(silence.seconds),
+        silence: { finals: count(runs[0]!, 'final'), partials: count(runs[0]!, 'partial'), text: runs[0]!.finalsText },
+        pinkNoise: { finals: count(runs[1]!, 'final'), partials: count(runs[1]!, 'partial'), text: runs[1]!.finalsText },
+      };
+      log(`non-speech: silence ${result.nonSpeech.silence.finals} finals, noise ${result.nonSpeech.pinkNoise.finals} finals`);
+    }
+    if (sweep.length > 0) {
+      // 3. N lectures at once.
+      const sweepAudio = await lectureAudio(tmp, sweepMinutes);
+      const concurrency: Concurrency[] = [];
+      for (const n of sweep) {
+        const runs = await runLectures(whisper, manager, sweepAudio, n, { segmentSeconds: 30, segmentsPerBatch: 4 }, path.join(tmp, `work-${n}`));
+        const all = runs.map((r) => lags(r.arrivals, r.batch, r.lectureStartMs, sweepAudio.seconds, r.audioStartOffset));
+        const finals = all.flatMap((l) => l.finalLags).sort((a, b) => a - b);
+        const partials = all.flatMap((l) => l.partialLags).sort((a, b) => a - b);
+        const werFinals = runs.reduce((a, r) => a + wordErrorRate(sweepAudio.reference, r.finalsText), 0) / runs.length;
+        concurrency.push({ streams: n, finalP50: round(percentile(finals, 50)), finalP95: round(percentile(finals, 95)), partialP50: round(percentile(partials, 50)), werFinals: round(werFinals, 3) });
+        log(`${n} streams: final p50 ${concurrency.at(-1)!.finalP50} s, p95 ${concurrency.at(-1)!.finalP95} s, WER ${(werFinals * 100).toFixed(1)} %`);
+      }
+      result.concurrency = { ...stamp, lectureSeconds: round(sweepAudio.seconds), runs: concurrency };
     }
     // The most streams such that every count up to it kept final p95 within 5 s.
-    const byCount = [{ streams: 1, finalP95: single.finalLag.p95 }, ...concurrency].sort((a, b) => a.streams - b.streams);
+    const byCount = [...(result.main ? [{ streams: 1, finalP95: result.main.finalLag.p95 }] : []), ...(result.concurrency?.runs ?? [])].sort((a, b) => a.streams - b.streams);
     let sustained = 0;
     for (const c of byCount) {
       if (c.finalP95 > 5) break;
       sustained = c.streams;
     }
-    const result = {
-      date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model },
-      model: args.model,
-      lectureSeconds: round(main.seconds),
-      single: {
-        ...single,
-        cpu: {
-          streamCores: round(streamCpu, 3),
-          whisperApiProcessCores: round(whisperCpu, 3),
-          tapFfmpegCores: round(tapCpu, 4),
-          whisperStreams: health.streams ?? null,
-        },
-      },
-      concurrency,
-      maxStreamsWithFinalP95Under5s: sustained,
-    };
+    result.maxStreamsWithFinalP95Under5s = sustained;
     console.log(args.json ? JSON.stringify(result, null, 2) : table(result));
-    await fs.mkdir(path.join('bench', 'results'), { recursive: true });
-    await fs.writeFile(path.join('bench', 'results', 'captions.json'), JSON.stringify(result, null, 2));
+    await fs.mkdir(path.dirname(resultsFile), { recursive: true });
+    await fs.writeFile(resultsFile, JSON.stringify(result, null, 2));
   } finally {
     await manager.close();
     await whisper.stop();
@@ -365,27 +394,54 @@ async function main() {
   }
 }
 
-function table(r: {
-  lectureSeconds: number;
-  model?: string;
-  single: ReturnType<typeof summarise> & { cpu: { streamCores: number; whisperApiProcessCores: number; tapFfmpegCores: number } };
-  concurrency: { streams: number; finalP50: number; finalP95: number; partialP50: number; werFinals: number }[];
+interface Concurrency {
+  streams: number;
+  finalP50: number;
+  finalP95: number;
+  partialP50: number;
+  werFinals: number;
+}
+
+interface Stamp {
+  date: string;
+  model: string;
+}
+
+interface Results {
+  main: Stamp & { lectureSeconds: number; cpu: { streamCores: number; whisperApiProcessCores: number; tapFfmpegCores: number } } & ReturnType<typeof summarise>;
+  nonSpeech: Stamp & { seconds: number; silence: { finals: number; partials: number; text: string }; pinkNoise: { finals: number; partials: number; text: string } };
+  concurrency: Stamp & { lectureSeconds: number; runs: Concurrency[] };
   maxStreamsWithFinalP95Under5s: number;
-}): string {
-  const s = r.single;
-  return [
-    `lecture                         ${r.lectureSeconds.toFixed(0)} s of flite, ${r.model}, one stream beside 5-minute batches`,
-    `captions                        ${s.captions.partials} partials, ${s.captions.finals} finals; ${s.words.matchedToBatch}/${s.words.final} final words placed against the batch transcript`,
-    `partial lag                     p50 ${s.partialLag.p50} s, p95 ${s.partialLag.p95} s`,
-    `final lag                       p50 ${s.finalLag.p50} s, p95 ${s.finalLag.p95} s, max ${s.finalLag.max} s`,
-    `creep (final p50)               first 2 min ${s.creep.firstTwoMinutesP50} s, last 2 min ${s.creep.lastTwoMinutesP50} s: ${s.creep.seconds} s`,
-    `WER                             finals ${(s.wer.finals * 100).toFixed(1)} %, batch ${(s.wer.batch * 100).toFixed(1)} %`,
-    `live summary                    ${s.liveSummary.afterStopMs} ms after stop, ${s.liveSummary.afterAudioEndMs} ms after the audio ended`,
-    `CPU of the stream               whisper-api ${s.cpu.streamCores} cores (2 min before the first batch), tap FFmpeg ${s.cpu.tapFfmpegCores} cores`,
-    `CPU, whole lecture              whisper-api ${s.cpu.whisperApiProcessCores} cores (stream + batches)`,
-    ...r.concurrency.map((c) => `${c.streams} streams at once           final p50 ${c.finalP50} s, p95 ${c.finalP95} s; partial p50 ${c.partialP50} s; WER ${(c.werFinals * 100).toFixed(1)} %`),
-    `streams with final p95 ≤ 5 s    ${r.maxStreamsWithFinalP95Under5s}`,
-  ].join('\n');
+}
+
+function table(r: Partial<Results>): string {
+  const lines: string[] = [];
+  const s = r.main;
+  if (s) {
+    lines.push(
+      `lecture                         ${s.lectureSeconds.toFixed(0)} s of flite, ${s.model}, one stream beside 5-minute batches (${s.date})`,
+      `captions                        ${s.captions.partials} partials, ${s.captions.finals} finals; ${s.words.matchedToBatch}/${s.words.final} final words placed against the batch transcript`,
+      `partial lag                     p50 ${s.partialLag.p50} s, p95 ${s.partialLag.p95} s`,
+      `final lag                       p50 ${s.finalLag.p50} s, p95 ${s.finalLag.p95} s, max ${s.finalLag.max} s`,
+      `creep (final p50)               first 2 min ${s.creep.firstTwoMinutesP50} s, last 2 min ${s.creep.lastTwoMinutesP50} s: ${s.creep.seconds} s`,
+      `WER                             finals ${(s.wer.finals * 100).toFixed(1)} %, batch ${(s.wer.batch * 100).toFixed(1)} %`,
+      `live summary                    ${s.liveSummary.afterStopMs} ms after stop, ${s.liveSummary.afterAudioEndMs} ms after the audio ended`,
+      `CPU of the stream               whisper-api ${s.cpu.streamCores} cores (2 min before the first batch), tap FFmpeg ${s.cpu.tapFfmpegCores} cores`,
+      `CPU, whole lecture              whisper-api ${s.cpu.whisperApiProcessCores} cores (stream + batches)`,
+    );
+  }
+  const n = r.nonSpeech;
+  if (n) {
+    lines.push(
+      `${(n.seconds / 60).toFixed(0)} min of silence               ${n.silence.finals} finals, ${n.silence.partials} partials${n.silence.text ? `: "${n.silence.text}"` : ''}`,
+      `${(n.seconds / 60).toFixed(0)} min of pink noise            ${n.pinkNoise.finals} finals, ${n.pinkNoise.partials} partials${n.pinkNoise.text ? `: "${n.pinkNoise.text}"` : ''}`,
+    );
+  }
+  for (const c of r.concurrency?.runs ?? []) {
+    lines.push(`${c.streams} streams at once           final p50 ${c.finalP50} s, p95 ${c.finalP95} s; partial p50 ${c.partialP50} s; WER ${(c.werFinals * 100).toFixed(1)} %`);
+  }
+  lines.push(`streams with final p95 ≤ 5 s    ${r.maxStreamsWithFinalP95Under5s}`);
+  return lines.join('\n');
 }
 
 main().catch((error: unknown) => {
