@@ -132,7 +132,9 @@ test('captions reach every peer while the lecture runs; finals are stored as the
     // Finals: append-only on the lecture clock, agreeing with the batch transcript's times.
     for (let i = 1; i < finals.length; i++) assert.ok(finals[i]!.start >= finals[i - 1]!.end - 1e-3, `final ${i} overlaps the one before`);
     assert.ok(agreement >= 0.6, `only ${(agreement * 100).toFixed(0)} % of the live words sit where the batch transcript has them`);
-    assert.ok(liveWer <= 0.45, `live WER ${(liveWer * 100).toFixed(1)} %: ${liveText}`);
+    // A run after the FFmpeg restart continues the previous one (its last second as context), so
+    // the live path loses no more there than the batch path does.
+    assert.ok(liveWer <= batchWer + 0.1, `live WER ${(liveWer * 100).toFixed(1)} % vs batch ${(batchWer * 100).toFixed(1)} %: ${liveText}`);
     // The live transcript is stored beside the batch one.
     const live = await store.getTranscript(lectureId, { source: 'live' });
     assert.deepEqual(live.map((e) => e.text), finals.map((c) => c.text));

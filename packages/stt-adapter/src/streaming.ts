@@ -79,6 +79,14 @@ export interface SttStreamOptions {
   prompt?: string;
   /** Whether the engine sends partials. Default true. */
   partials?: boolean;
+  /**
+   * The audio up to this time (on the same clock, at least `offset`) is
+   * context only: its words are final elsewhere (e.g. the previous stream of
+   * the same speaker) and are never sent again. Whisper skips the rest of an
+   * utterance whose audio starts mid-word, so a stream that continues another
+   * starts with its last second. Default: `offset`.
+   */
+  committedUntil?: number;
 }
 
 /**

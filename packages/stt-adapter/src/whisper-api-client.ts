@@ -232,7 +232,8 @@ export class WhisperApiClient implements SttEngine, StreamingSttEngine {
    * final) and reports a refusal by the server (`UNAUTHORIZED`, `BAD_REQUEST`
    * for an unsupported language) as its `error` event.
    *
-   * @throws RangeError for a negative or non-finite `offset`.
+   * @throws RangeError for a negative or non-finite `offset`, or a
+   * `committedUntil` outside `[offset, offset + 60]`.
    */
   openStream(options: SttStreamOptions = {}): SttStream {
     return new WhisperApiStream(this.#stream, options);

@@ -87,7 +87,11 @@ export class WhisperApiStream implements SttStream {
     const offset = options.offset ?? 0;
     if (!Number.isFinite(offset) || offset < 0) throw new RangeError(`offset must be a non-negative number of seconds (got ${String(offset)})`);
     this.#offset = offset;
-    this.#committedUntil = offset;
+    const committedUntil = options.committedUntil ?? offset;
+    if (!Number.isFinite(committedUntil) || committedUntil < offset || committedUntil > offset + 60) {
+      throw new RangeError(`committedUntil must be within [offset, offset + 60] seconds (got ${String(committedUntil)})`);
+    }
+    this.#committedUntil = committedUntil;
     this.#partials = options.partials ?? true;
     this.#prompt = (options.prompt ?? '').slice(-MAX_PROMPT);
     this.#language = options.language === undefined || options.language === 'auto' ? null : options.language;

@@ -173,4 +173,6 @@ test('close() stops at once; writes after it are ignored; a stream that never go
   await stream.end();
   assert.deepEqual(got.closed, ['closed']);
   assert.throws(() => client.openStream({ offset: -1 }), RangeError);
+  assert.throws(() => client.openStream({ offset: 10, committedUntil: 9 }), RangeError);
+  assert.throws(() => client.openStream({ offset: 10, committedUntil: 71 }), RangeError);
 });

@@ -1,4 +1,4 @@
-import type { StreamingSttEngine, SttError, SttStream, SttStreamFinal, SttStreamPartial } from '@lectern/stt-adapter';
+import { STREAM_BYTES_PER_SECOND, type StreamingSttEngine, type SttError, type SttStream, type SttStreamFinal, type SttStreamPartial } from '@lectern/stt-adapter';
 import type { CaptionInfo, TranscriptEntry } from '@lectern/protocol';
 import { ErrorCode, LecternError } from '../../errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../util/backoff.js';
@@ -163,8 +163,19 @@ export class LiveCaptions extends TypedEmitter<LiveCaptionsEvents> {
   }
 }
 
+/**
+ * A new run that starts at most this long after the previous one ended (an
+ * FFmpeg restart, a short pause) continues it: its stream begins with the last
+ * second of the previous run and the gap as silence, because Whisper skips the
+ * rest of an utterance whose audio starts mid-word.
+ */
+const BRIDGE_MAX_GAP_SECONDS = 5;
+const BRIDGE_CONTEXT_SECONDS = 1;
+
 /** One tapped producer's captions: the engine stream of its current tap run, and the partial throttle. */
 class CaptionStream {
+  /** The last second of audio given to a stream, and where it ends on the lecture clock. */
+  private tail: { end: number; pcm: Buffer } | undefined;
   onRetire: (() => void) | undefined;
   private run: number | undefined;
   private stream: SttStream | undefined;
@@ -188,6 +199,8 @@ class CaptionStream {
       this.stream = this.open(start);
     }
     this.stream?.write(data);
+    const kept = this.tail && Math.abs(this.tail.end - start) < 0.05 ? Buffer.concat([this.tail.pcm, data]) : data;
+    this.tail = { end: start + data.length / STREAM_BYTES_PER_SECOND, pcm: kept.subarray(Math.max(0, kept.length - BRIDGE_CONTEXT_SECONDS * STREAM_BYTES_PER_SECOND)) };
   }
 
   runEnded(run: number): void {
@@ -202,15 +215,28 @@ class CaptionStream {
     await Promise.all([...this.ending]);
   }
 
-  private open(offset: number): SttStream | undefined {
+  private open(start: number): SttStream | undefined {
     const language = this.owner.streamLanguage();
     const prompt = this.owner.promptTail();
+    const gap = this.tail ? start - this.tail.end : Infinity;
+    // The previous stream finalises the tail itself; here it is context only (committedUntil).
+    const bridge = gap >= 0 && gap <= BRIDGE_MAX_GAP_SECONDS ? this.tail : undefined;
+    const offset = bridge ? bridge.end - bridge.pcm.length / STREAM_BYTES_PER_SECOND : start;
     let stream: SttStream;
     try {
-      stream = this.owner.engine.openStream({ offset, ...(language ? { language } : {}), ...(prompt ? { prompt } : {}) });
+      stream = this.owner.engine.openStream({
+        offset,
+        ...(bridge ? { committedUntil: bridge.end } : {}),
+        ...(language ? { language } : {}),
+        ...(prompt ? { prompt } : {}),
+      });
     } catch (error) {
       this.owner.fail(new LecternError(ErrorCode.INTERNAL, `could not open a caption stream for ${this.streamKey}: ${String(error)}`), false);
       return undefined;
+    }
+    if (bridge) {
+      stream.write(bridge.pcm);
+      stream.write(Buffer.alloc(Math.round((gap * STREAM_BYTES_PER_SECOND) / 2) * 2));
     }
     stream.on('partial', (p) => this.partial(stream, p));
     stream.on('final', (f) => this.final(stream, f));
