@@ -1,6 +1,25 @@
 /**
  * @lectern/server-sdk/cluster — Lectern beyond one machine: media nodes that
  * find each other, and the rooms they serve, through Redis.
+ *
+ * ```ts
+ * const registry = new NodeRegistry({ url: 'redis://redis:6379', nodeId: 'media-1', meta: { url: 'wss://media-1.example.org' }, load });
+ * const directory = new RoomDirectory(registry);
+ * registry.on('nodeDown', ({ nodeId, reason }) => log.warn({ nodeId, reason }, 'media node gone'));
+ * await registry.start();
+ * const { nodeId } = await directory.place('physics-101'); // sticky, else least loaded; OVERLOADED when full
+ * ```
+ *
+ * Needs the optional peer dependency `ioredis` when given a `url`.
  * @packageDocumentation
  */
-export {};
+export {
+  NodeRegistry,
+  type ClusterNode,
+  type NodeDownReason,
+  type NodeRegistryEvents,
+  type NodeRegistryOptions,
+  type NodeState,
+} from './node-registry.js';
+export { RoomDirectory, type PlaceOptions, type Placement, type RoomDirectoryEvents, type RoomEntry } from './room-directory.js';
+export type { ClusterRedisClient } from './redis-connection.js';

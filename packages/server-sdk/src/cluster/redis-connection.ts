@@ -1,0 +1,277 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { ErrorCode, LecternError, truncate } from '../errors.js';
+import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
+
+/**
+ * The part of an ioredis 5 client (`Redis`, standalone) the cluster modules use.
+ * Declared here rather than imported: the import rules keep `ioredis` (even its
+ * types) out of everything but the transcription pipeline, and a structural type
+ * lets a host pass its own ioredis client without the SDK loading the package.
+ */
+export interface ClusterRedisClient {
+  readonly status: string;
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  connect(): Promise<void>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
+  off(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
+}
+
+/** A Lua script and its SHA-1, for EVALSHA. */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+export function lua(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** Reconnects of an owned connection: 100 ms → 1 s with jitter, forever until close (as the transcript store's). */
+const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 100, maxMs: 1000 };
+/** Retries of one directory operation after a dropped connection: 25 → 250 ms, within its deadline. */
+const OPERATION_RETRY_BACKOFF: BackoffPolicy = { minMs: 25, maxMs: 250 };
+
+const requireFromHere = createRequire(import.meta.url);
+
+/**
+ * Loads ioredis when a cluster connection is created from a URL (never at import).
+ * The same lazy, synchronous load as `transcription/optional-peer.ts`; kept
+ * separate only because the import rules forbid `cluster/` to import the
+ * transcription pipeline (the loader belongs in `util/`; see the cluster README).
+ */
+function loadIoredis(): { Redis: new (url: string, options: Record<string, unknown>) => ClusterRedisClient } {
+  try {
+    return requireFromHere('ioredis') as { Redis: new (url: string, options: Record<string, unknown>) => ClusterRedisClient };
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = error instanceof Error ? error.message : String(error);
+    if ((code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') && message.includes("'ioredis'")) {
+      throw new LecternError(
+        ErrorCode.INVALID_CONFIG,
+        'the cluster registry (with a `url`) needs the optional peer dependency "ioredis", which is not installed: add it to the host (npm install ioredis)',
+        { dependency: 'ioredis' },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * One Redis connection of the cluster modules: owned (created from a URL, closed
+ * by {@link close}) or the host's (never closed here). An owned connection is
+ * configured like the transcript store's: fail fast (no offline queue, no resend
+ * of commands in flight), reconnect forever with jittered backoff.
+ *
+ * It tracks reachability for the registry: `onReady` listeners run on every
+ * (re)connect, `onDown` when the connection drops. For a host client these two
+ * listeners stay attached until {@link close}.
+ */
+export class ClusterConnection {
+  readonly client: ClusterRedisClient;
+  readonly owned: boolean;
+  readonly timeoutMs: number;
+  #closed = false;
+  #lastError: unknown;
+  readonly #readyListeners = new Set<() => void>();
+  readonly #downListeners = new Set<() => void>();
+  readonly #waiters = new Set<() => void>();
+  readonly #onReady = () => {
+    this.#lastError = undefined;
+    for (const listener of this.#readyListeners) listener();
+  };
+  readonly #onClose = () => {
+    for (const listener of this.#downListeners) listener();
+  };
+  readonly #onError = (error: unknown) => {
+    this.#lastError = error;
+  };
+
+  constructor(source: { url?: string | undefined; redis?: ClusterRedisClient | undefined }, timeoutMs: number, name: string) {
+    this.timeoutMs = timeoutMs;
+    if (source.redis !== undefined && source.url !== undefined) throw config('give either url or redis, not both');
+    if (source.redis !== undefined) {
+      if (typeof source.redis !== 'object' || source.redis === null || typeof source.redis.evalsha !== 'function') {
+        throw config('redis must be an ioredis client');
+      }
+      this.client = source.redis;
+      this.owned = false;
+    } else if (typeof source.url === 'string' && source.url.length > 0) {
+      const { Redis } = loadIoredis();
+      this.client = new Redis(source.url, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        commandTimeout: timeoutMs,
+        connectTimeout: timeoutMs,
+        retryStrategy: (times: number) => backoffDelay(times, RECONNECT_BACKOFF),
+        connectionName: name,
+        disconnectTimeout: 200,
+      });
+      this.owned = true;
+      this.client.on('error', this.#onError);
+    } else {
+      throw config('the cluster registry needs a url or a redis client');
+    }
+    this.client.on('ready', this.#onReady);
+    this.client.on('close', this.#onClose);
+  }
+
+  get ready(): boolean {
+    return !this.#closed && this.client.status === 'ready';
+  }
+
+  /** Starts connecting an owned, not yet connected client. */
+  start(): void {
+    if (this.client.status === 'wait') this.client.connect().catch(() => undefined);
+  }
+
+  onReady(listener: () => void): void {
+    this.#readyListeners.add(listener);
+  }
+
+  onDown(listener: () => void): void {
+    this.#downListeners.add(listener);
+  }
+
+  /** EVALSHA, falling back to EVAL when the server does not know the script (e.g. after a restart). */
+  async eval(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      return this.client.eval(script.source, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** One script, now, no retry: for the periodic heartbeat and sweep (the next tick is the retry). */
+  async evalOnce(op: string, script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    if (this.#closed) throw closed();
+    if (!this.ready) throw unavailable(`redis is not connected (${op})`, op, this.#lastError);
+    try {
+      return await withDeadline(this.eval(script, keys, args), Date.now() + this.timeoutMs, op);
+    } catch (error) {
+      throw toLecternError(error, op);
+    }
+  }
+
+  /**
+   * One idempotent script within `timeoutMs`: waits for a ready connection and
+   * retries after connection failures until the deadline (util/backoff.ts);
+   * rejects with UNAVAILABLE then, CLOSED after {@link close}.
+   */
+  async run(op: string, script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const deadline = Date.now() + this.timeoutMs;
+    let lastError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw closed();
+      try {
+        await this.#waitReady(deadline, op, lastError);
+        return await withDeadline(this.eval(script, keys, args), deadline, op);
+      } catch (error) {
+        if (this.#closed) throw closed();
+        if (error instanceof LecternError) throw error;
+        const pause = backoffDelay(attempt, OPERATION_RETRY_BACKOFF);
+        if (!isRetryable(error) || Date.now() + pause >= deadline) throw toLecternError(error, op);
+        lastError = error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  /** Detaches; quits and disconnects an owned client. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const release of this.#waiters) release();
+    this.client.off('ready', this.#onReady);
+    this.client.off('close', this.#onClose);
+    if (!this.owned) return;
+    if (this.client.status === 'ready') {
+      await withDeadline(this.client.quit(), Date.now() + this.timeoutMs, 'close').catch(() => undefined);
+    }
+    if (this.client.status !== 'end') this.client.disconnect();
+    this.client.off('error', this.#onError);
+  }
+
+  #waitReady(deadline: number, op: string, previousError: unknown): Promise<void> {
+    if (this.client.status === 'ready') return Promise.resolve();
+    if (this.client.status === 'end') return Promise.reject(unavailable(`redis connection is closed (${op})`, op, previousError ?? this.#lastError));
+    this.start();
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: LecternError) => {
+        clearTimeout(timer);
+        this.#readyListeners.delete(onReady);
+        this.#waiters.delete(onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => done();
+      const onClose = () => done(closed());
+      const timer = setTimeout(
+        () => done(unavailable(`redis is not reachable (${op}: no connection within ${this.timeoutMs} ms)`, op, previousError ?? this.#lastError)),
+        Math.max(0, deadline - Date.now()),
+      );
+      this.#readyListeners.add(onReady);
+      this.#waiters.add(onClose);
+    });
+  }
+}
+
+/** Reply errors that mean "the server cannot serve right now", not "the request is wrong". */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS)\b/;
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+function isRetryable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (isReplyError(error)) return /^(LOADING|TRYAGAIN)\b/.test(error.message);
+  return true;
+}
+
+function toLecternError(error: unknown, op: string): LecternError {
+  if (error instanceof LecternError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (isReplyError(error) && !TRANSIENT_REPLY.test(message)) {
+    return new LecternError(ErrorCode.INTERNAL, `redis rejected ${op}: ${truncate(message, 200)}`, { op }, { cause: error });
+  }
+  return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
+}
+
+function unavailable(message: string, op: string, cause: unknown): LecternError {
+  return new LecternError(ErrorCode.UNAVAILABLE, message, { op }, cause === undefined ? undefined : { cause });
+}
+
+function closed(): LecternError {
+  return new LecternError(ErrorCode.CLOSED, 'the cluster registry is closed');
+}
+
+export function config(message: string): LecternError {
+  return new LecternError(ErrorCode.INVALID_CONFIG, message);
+}
+
+function withDeadline<T>(promise: Promise<T>, deadline: number, op: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new LecternError(ErrorCode.UNAVAILABLE, `redis did not answer in time (${op})`, { op })),
+      Math.max(0, deadline - Date.now()),
+    );
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
