@@ -111,6 +111,16 @@ export interface RegistryContext {
 
 const MAX_META_JSON = 4096;
 
+/** The registries' connections and key layouts, for the directory only (not part of the public API). */
+const contexts = new WeakMap<NodeRegistry, RegistryContext>();
+
+/** What {@link RoomDirectory} needs of a registry (internal; not exported from the entry point). */
+export function registryContext(registry: NodeRegistry): RegistryContext {
+  const context = contexts.get(registry);
+  if (!context) throw config('RoomDirectory needs a NodeRegistry');
+  return context;
+}
+
 /**
  * This process as a node of the cluster, and its view of the others, in Redis.
  *
@@ -196,6 +206,7 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
     this.#connection.onDown(() => {
       this.#connected = false;
     });
+    contexts.set(this, { connection: this.#connection, keys: this.#keys, nodeId: this.nodeId, deadAfterMs: this.deadAfterMs, keyTtlMs: this.#keyTtlMs });
   }
 
   /** `serving` or `draining`. */
@@ -211,8 +222,9 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   /**
    * Registers (replacing an older incarnation of this nodeId, which is announced
    * `restarted`) and starts heartbeating and sweeping. Rejects with UNAVAILABLE when
-   * Redis does not answer within `commandTimeoutMs` (nothing keeps running then;
-   * call again). INVALID_STATE when closed or already started.
+   * Redis does not answer within `commandTimeoutMs` (no timers run then; call
+   * `start()` again, or `close()` to stop an owned connection's reconnecting).
+   * INVALID_STATE when already started, CLOSED after close.
    */
   async start(): Promise<void> {
     if (this.#closed) throw new LecternError(ErrorCode.CLOSED, 'the node registry is closed');
@@ -265,11 +277,6 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
     await this.#connection.close();
     this.#view.clear();
     this.#live = [];
-  }
-
-  /** @internal The connection and key layout, for {@link RoomDirectory}. */
-  get context(): RegistryContext {
-    return { connection: this.#connection, keys: this.#keys, nodeId: this.nodeId, deadAfterMs: this.deadAfterMs, keyTtlMs: this.#keyTtlMs };
   }
 
   #assertRunning(): void {

@@ -1,7 +1,7 @@
 import { ErrorCode, LecternError, truncate } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { validateNodeId, validateRoomId } from './keys.js';
-import type { NodeRegistry, RegistryContext } from './node-registry.js';
+import { registryContext, type NodeRegistry, type RegistryContext } from './node-registry.js';
 import { JOIN, LEAVE_ROOM, LOOKUP, NODE_IDS, PLACE } from './scripts.js';
 
 /** Where {@link RoomDirectory.place} put a room. */
@@ -71,7 +71,7 @@ export class RoomDirectory extends TypedEmitter<RoomDirectoryEvents> {
   constructor(registry: NodeRegistry) {
     super();
     this.#registry = registry;
-    this.#context = registry.context;
+    this.#context = registryContext(registry);
     registry.on('registered', this.#onRegistered);
   }
 
@@ -85,7 +85,9 @@ export class RoomDirectory extends TypedEmitter<RoomDirectoryEvents> {
    * does not answer within `commandTimeoutMs`.
    *
    * The chosen node is added to the room right away (the room spans it from now);
-   * if it ends up not serving the room, {@link leave} it.
+   * if it ends up not serving the room, {@link leave} it. The chosen node should
+   * {@link join} the room itself once it serves it: a node re-asserts only the
+   * rooms its own directory joined (or placed on it) after Redis lost them.
    */
   async place(roomId: string, options: PlaceOptions = {}): Promise<Placement> {
     this.#assertOpen();
