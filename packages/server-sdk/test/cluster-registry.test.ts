@@ -5,7 +5,8 @@
  * keys left behind.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@lectern/testkit';
@@ -216,4 +217,50 @@ describe('NodeRegistry across Redis restarts', () => {
       }
     });
   }
+});
+
+test('importing @lectern/server-sdk/cluster loads neither ioredis nor the transcription pipeline; a url registry loads ioredis, INVALID_CONFIG without it', async () => {
+  const script = `
+    import { createRequire, registerHooks } from 'node:module';
+    const loaded = new Set();
+    let hide = false;
+    registerHooks({
+      resolve(specifier, context, next) {
+        if (hide && specifier === 'ioredis') { const e = new Error("Cannot find module 'ioredis'"); e.code = 'MODULE_NOT_FOUND'; throw e; }
+        return next(specifier, context);
+      },
+      load(url, context, next) { loaded.add(url); return next(url, context); },
+    });
+    const require = createRequire(import.meta.url);
+    const seen = (part) => [...loaded].some((u) => u.includes(part)) || Object.keys(require.cache).some((f) => f.includes(part));
+    const { NodeRegistry } = await import('@lectern/server-sdk/cluster');
+    const report = { ioredisAtImport: seen('/node_modules/ioredis/'), transcription: seen('/server-sdk/src/transcription/'), rooms: seen('/server-sdk/src/rooms/') };
+    hide = true;
+    try { new NodeRegistry({ url: 'redis://127.0.0.1:1', nodeId: 'x' }); report.missing = 'no error'; } catch (e) { report.missing = e.code; }
+    hide = false;
+    const registry = new NodeRegistry({ url: 'redis://127.0.0.1:1', nodeId: 'x' });
+    report.ioredisAfter = seen('/node_modules/ioredis/');
+    await registry.close();
+    console.log(JSON.stringify(report));
+  `;
+  const child = spawn(process.execPath, ['--conditions=lectern-source', '--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, sig) => resolve([c, sig])));
+  clearTimeout(killer);
+  assert.equal(signal, null, `the child had to be killed (open handles after close()?): ${err}`);
+  assert.equal(code, 0, err);
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? ''), {
+    ioredisAtImport: false,
+    transcription: false,
+    rooms: false,
+    missing: ErrorCode.INVALID_CONFIG,
+    ioredisAfter: true,
+  });
 });
