@@ -63,6 +63,8 @@ test('a join storm past the ceiling is spread, refused with OVERLOADED, and spar
     for (const slot of manager.pool.workers) {
       assert.ok(slot.load.transports <= Math.floor(CEILING / PER_TRANSPORT) + 1, `worker ${slot.index}: ${slot.load.transports} transports`);
     }
+    // The storm filled both workers to the ceiling: the load a cluster node reports is 1 (no headroom).
+    assert.ok(manager.loadEstimate >= 0.85 && manager.loadEstimate <= 1, `loadEstimate ${manager.loadEstimate}`);
 
     // The listener kept getting the lecturer's ~50 packets/s throughout: no gap.
     await new Promise((r) => setTimeout(r, 1000));
@@ -73,4 +75,5 @@ test('a join storm past the ceiling is spread, refused with OVERLOADED, and spar
     await Promise.all(stormIds.map((peerId) => manager.handle({ roomId, peerId }, 'leave', {}).catch(() => undefined)));
     await Promise.all(peers.map((p) => p.leave()));
   }
+  assert.equal(manager.loadEstimate, 0, 'everyone left: no load');
 });

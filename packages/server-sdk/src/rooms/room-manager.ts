@@ -354,6 +354,18 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     return this.requestBudgets?.rate;
   }
 
+  /**
+   * How full this manager is: 0 (idle) … 1 (no headroom), the least loaded
+   * live worker's estimated CPU against the admission ceiling (1 when no
+   * worker is up). What a cluster node reports as its load
+   * (`@lectern/server-sdk/cluster`'s `NodeRegistry`).
+   */
+  get loadEstimate(): number {
+    const workers = this.pool.workers;
+    if (workers.length === 0) return 1;
+    return Math.min(1, ...workers.map((w) => w.load.estimatedCpuPercent / this.pool.cpuCeilingPercent));
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
