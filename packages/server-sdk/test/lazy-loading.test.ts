@@ -37,6 +37,7 @@ const seen = (part) => [...loaded].some((u) => u.includes(part)) || Object.keys(
 const snapshot = () => ({
   ioredis: seen('/node_modules/ioredis/'),
   openai: seen('/node_modules/openai/'),
+  bullmq: seen('/node_modules/bullmq/'),
   execa: seen('/node_modules/execa/'),
   transcription: seen('/server-sdk/src/transcription/'),
   sttAdapter: seen('/stt-adapter/'),
@@ -67,7 +68,7 @@ async function inFreshNode(body: string, env: Record<string, string> = {}): Prom
   return JSON.parse(last) as Record<string, any>;
 }
 
-test('importing @lectern/server-sdk loads none of the transcription pipeline: no ioredis, openai, execa', async () => {
+test('importing @lectern/server-sdk loads none of the transcription pipeline: no ioredis, openai, bullmq, execa', async () => {
   const report = await inFreshNode(`
     const sdk = await import('@lectern/server-sdk');
     report.exports = typeof sdk.RoomManager;
@@ -78,8 +79,8 @@ test('importing @lectern/server-sdk loads none of the transcription pipeline: no
   assert.equal(report['after'].roomManager, true, 'the recorder saw rooms/room-manager.ts');
   assert.equal(report['after'].mediasoup, true, 'the recorder saw mediasoup');
   assert.deepEqual(
-    { ioredis: report['after'].ioredis, openai: report['after'].openai, execa: report['after'].execa, transcription: report['after'].transcription, sttAdapter: report['after'].sttAdapter },
-    { ioredis: false, openai: false, execa: false, transcription: false, sttAdapter: false },
+    { ioredis: report['after'].ioredis, openai: report['after'].openai, bullmq: report['after'].bullmq, execa: report['after'].execa, transcription: report['after'].transcription, sttAdapter: report['after'].sttAdapter },
+    { ioredis: false, openai: false, bullmq: false, execa: false, transcription: false, sttAdapter: false },
   );
 });
 
@@ -98,14 +99,15 @@ test('control: the transcription subpath loads execa; ioredis and openai load on
     report.openai = snapshot();
   `);
   assert.deepEqual(
-    { execa: report['imported'].execa, transcription: report['imported'].transcription, ioredis: report['imported'].ioredis, openai: report['imported'].openai },
-    { execa: true, transcription: true, ioredis: false, openai: false },
-    'importing the subpath loads the pipeline and execa, not ioredis or openai',
+    { execa: report['imported'].execa, transcription: report['imported'].transcription, ioredis: report['imported'].ioredis, openai: report['imported'].openai, bullmq: report['imported'].bullmq },
+    { execa: true, transcription: true, ioredis: false, openai: false, bullmq: false },
+    'importing the subpath loads the pipeline and execa, not ioredis, openai or bullmq',
   );
   assert.equal(report['hostOwned'].ioredis, false, 'a store on a host-owned client loads no ioredis');
   assert.equal(report['redis'].ioredis, true, 'a store with a url loads ioredis');
   assert.equal(report['redis'].openai, false);
   assert.equal(report['openai'].openai, true, 'an OpenAI-compatible summarizer loads openai');
+  assert.equal(report['openai'].bullmq, false, 'nothing of the above loads bullmq');
 });
 
 test('without the optional peers: the subpath still imports, and what needs them fails with INVALID_CONFIG', async () => {
@@ -115,12 +117,13 @@ test('without the optional peers: the subpath still imports, and what needs them
     report.redis = codeOf(() => new t.RedisTranscriptStore({ url: 'redis://127.0.0.1:1' }));
     report.openai = codeOf(() => new t.OpenAICompatibleSummarizer({ baseUrl: 'http://127.0.0.1:1/v1', model: 'm' }));
     report.hostOwned = codeOf(() => new t.RedisTranscriptStore({ redis: { evalsha() {} } }));
+    report.worker = codeOf(() => new t.SttQueueWorker({ connection: 'redis://127.0.0.1:1', engines: [{ name: 'e', healthy: async () => true, transcribe: async () => ({}) }], store: new t.MemoryTranscriptStore() }));
     const memory = new t.MemoryTranscriptStore();
     await memory.putBatch('L', 'b0', [{ batchId: 'b0', index: 0, start: 0, end: 1, text: 'Hello.' }]);
     report.offline = (await new t.OfflineSummarizer().summarize({ lectureId: 'L', entries: await memory.getTranscript('L') })).generator;
     report.after = snapshot();
   `,
-    { LECTERN_TEST_MISSING: JSON.stringify(['ioredis', 'openai']) },
+    { LECTERN_TEST_MISSING: JSON.stringify(['ioredis', 'openai', 'bullmq']) },
   );
   assert.equal(report['redis'].code, ErrorCode.INVALID_CONFIG, JSON.stringify(report['redis']));
   assert.equal(report['redis'].dependency, 'ioredis');
@@ -128,7 +131,11 @@ test('without the optional peers: the subpath still imports, and what needs them
   assert.equal(report['openai'].code, ErrorCode.INVALID_CONFIG, JSON.stringify(report['openai']));
   assert.equal(report['openai'].dependency, 'openai');
   assert.equal(report['hostOwned'], 'no error');
+  assert.equal(report['worker'].code, ErrorCode.INVALID_CONFIG, JSON.stringify(report['worker']));
+  assert.equal(report['worker'].dependency, 'bullmq');
+  assert.match(report['worker'].message, /npm install bullmq/);
   assert.equal(report['offline'], 'offline-extractive');
   assert.equal(report['after'].ioredis, false);
   assert.equal(report['after'].openai, false);
+  assert.equal(report['after'].bullmq, false);
 });

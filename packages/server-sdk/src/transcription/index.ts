@@ -3,9 +3,9 @@
  * tap → 30 s WAV segments → 5-minute batches → STT → transcript store → summary.
  *
  * Importing this entry point loads execa (FFmpeg) and the pipeline, nothing
- * more: `ioredis` and `openai` are optional peer dependencies, loaded only when
- * a `RedisTranscriptStore` (with a `url`) or an `OpenAICompatibleSummarizer`
- * is constructed (`INVALID_CONFIG` if the package is not installed).
+ * more: `ioredis`, `openai` and `bullmq` are optional peer dependencies, loaded only when
+ * a `RedisTranscriptStore` (with a `url`), an `OpenAICompatibleSummarizer`,
+ * or the STT queue (`sttQueue`, `SttQueueWorker`) is constructed (`INVALID_CONFIG` if the package is not installed).
  * @packageDocumentation
  */
 export {
@@ -21,6 +21,9 @@ export type { TranscriptionServiceEvents, LecturePipelineEvents, PipelineStage }
 export { LecturePipeline, lecturerAudio, type ProducerSelector } from './pipeline/lecture-pipeline.js';
 export { AUTO_LANGUAGE, type RequestedLanguage } from './pipeline/lecture-language.js';
 export { toTimeline } from './pipeline/stt-stage.js';
+export type { SttQueueOptions } from './queue/producer.js';
+export { SttQueueWorker, type SttQueueWorkerOptions, type SttQueueWorkerEvents } from './queue/worker.js';
+export { sttJobId, sttAudioKey, STT_AUDIO_KEY_PREFIX, DEFAULT_STT_QUEUE_NAME, type SttQueueConnection, type SttJobData, type SttJobResult } from './queue/common.js';
 export type { AudioSegment, TapRunEndReason } from './tap/audio-tap.js';
 export type { BatchManifest, BatchPart, TransferFormat } from './batch/manifest.js';
 export type {

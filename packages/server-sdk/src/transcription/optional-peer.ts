@@ -5,6 +5,7 @@ import { ErrorCode, LecternError } from '../errors.js';
 const PEERS = {
   ioredis: 'RedisTranscriptStore (with a `url`)',
   openai: 'OpenAICompatibleSummarizer',
+  bullmq: 'the STT queue (TranscriptionService `sttQueue`, SttQueueWorker)',
 } as const;
 
 export type OptionalPeer = keyof typeof PEERS;

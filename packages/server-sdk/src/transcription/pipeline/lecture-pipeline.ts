@@ -17,6 +17,7 @@ import { LiveCaptions, type CaptionSettings } from '../captions/live-captions.js
 import { readWav } from '../tap/wav.js';
 import { writeFileAtomic } from '../util.js';
 import { SttStage, type SttStageSettings } from './stt-stage.js';
+import { QueuedSttStage, type SttQueueProducer } from '../queue/producer.js';
 import { AUTO_LANGUAGE, LectureLanguage, parseRequestedLanguage, type RequestedLanguage } from './lecture-language.js';
 
 /** Picks the producers a lecture transcribes. Default: every audio producer of a lecturer. */
@@ -52,6 +53,8 @@ export interface PipelineDeps {
   store: TranscriptStore;
   summarizer: Summarizer;
   settings: PipelineSettings;
+  /** Batches go to this STT queue (workers transcribe them) instead of `engine`. */
+  sttQueue?: SttQueueProducer | undefined;
 }
 
 /**
@@ -65,7 +68,7 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
   private readonly taps = new Map<string, AudioTap>();
   private readonly deletion: DeletionQueue;
   private readonly batcher: Batcher;
-  private readonly stt: SttStage;
+  private readonly stt: SttStage | QueuedSttStage;
   private readonly captions: LiveCaptions | undefined;
   private room: RoomView | undefined;
   private readonly adds = new Set<Promise<void>>();
@@ -88,7 +91,10 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
       this.error('cleanup', new LecternError(ErrorCode.INTERNAL, `could not delete ${p}: ${String(error)}`), false),
     );
     this.batcher = new Batcher(lectureId, path.join(dir, 'batches'), this.deletion, deps.settings.batch);
-    this.stt = new SttStage(lectureId, deps.engine, deps.store, this.deletion, path.join(dir, 'failed'), deps.settings.stt, lectureLanguage);
+    const failedDir = path.join(dir, 'failed');
+    this.stt = deps.sttQueue
+      ? new QueuedSttStage(lectureId, deps.sttQueue, deps.store, this.deletion, failedDir, deps.settings.stt, lectureLanguage)
+      : new SttStage(lectureId, deps.engine, deps.store, this.deletion, failedDir, deps.settings.stt, lectureLanguage);
     this.batcher.on('batchReady', (batch) => this.onBatch(batch));
     this.batcher.on('error', ({ error }) => this.error('batch', error, false));
     this.stt.on('batchTranscribed', (e) => this.safeEmit('batchTranscribed', { lectureId, ...e }));

@@ -198,7 +198,7 @@ export class SttStage extends TypedEmitter<SttStageEvents> {
 }
 
 /** The options without a `language` a host may still pass at run time (typed out, but plain objects carry anything). */
-function withoutLanguage(options: SttStageSettings['transcribe']): SttStageSettings['transcribe'] {
+export function withoutLanguage(options: SttStageSettings['transcribe']): SttStageSettings['transcribe'] {
   const { language: _ignored, ...rest } = options as TranscribeOptions;
   return rest;
 }
@@ -208,7 +208,7 @@ function withoutLanguage(options: SttStageSettings['transcribe']): SttStageSetti
  * help). Refused credentials are not that: the batch is fine and is kept, retried
  * with backoff until an operator fixes the token (see SttEngine's contract).
  */
-function isRejection(error: unknown): boolean {
+export function isRejection(error: unknown): boolean {
   const e = error as { retryable?: unknown; code?: unknown };
   return e.retryable === false && e.code !== 'ABORTED' && e.code !== 'UNAUTHORIZED';
 }
@@ -218,7 +218,7 @@ function isRejection(error: unknown): boolean {
  * the layers nested: the stage's attempt, and how many requests the engine
  * made within it (when the engine reports it, like `SttError.attempts`).
  */
-function asLecternError(error: unknown, stage: 'stt' | 'store', attempt: number): LecternError {
+export function asLecternError(error: unknown, stage: 'stt' | 'store', attempt: number): LecternError {
   if (error instanceof LecternError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const engineAttempts = (error as { attempts?: unknown } | null)?.attempts;

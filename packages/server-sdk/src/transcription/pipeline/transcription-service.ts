@@ -21,6 +21,7 @@ import { lecturerAudio, LecturePipeline, type PipelineSettings, type ProducerSel
 import { DEFAULT_STT_STAGE_SETTINGS, type SttStageSettings } from './stt-stage.js';
 import { DEFAULT_MAX_PARTIALS_PER_SECOND } from '../captions/live-captions.js';
 import { AUTO_LANGUAGE, parseRequestedLanguage, type RequestedLanguage } from './lecture-language.js';
+import { SttQueueProducer, type SttQueueOptions } from '../queue/producer.js';
 
 export interface TranscriptionServiceOptions {
   /** The speech-to-text engine, e.g. `new WhisperApiClient({ baseUrl })`. */
@@ -80,6 +81,16 @@ export interface TranscriptionServiceOptions {
    * out ({@link StartTranscriptionOptions.captions}).
    */
   captions?: { engine: StreamingSttEngine; maxPartialsPerSecond?: number };
+  /**
+   * STT on a queue: each ready batch becomes a BullMQ job (id
+   * `sttJobId`: `${lectureId}/${batchId}`, its audio next to it in Redis) that
+   * {@link SttQueueWorker}s in any number of processes transcribe with their
+   * engines and store in `store` (which must then be shared, e.g. a
+   * `RedisTranscriptStore`). The service still owns its lectures: stopping
+   * one waits for its jobs, then summarises. `engine` is then only asked at
+   * start (`engineCheck`). Needs the optional peers `bullmq` and `ioredis`.
+   */
+  sttQueue?: SttQueueOptions;
 }
 
 /** Default {@link TranscriptionServiceOptions.engineCheck} time limit, in milliseconds. */
@@ -164,6 +175,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
   private readonly metrics: TranscriptionMetrics;
   /** Time limit of the engine check at start; undefined when it is off. */
   private readonly engineCheckMs: number | undefined;
+  private readonly sttQueue: SttQueueProducer | undefined;
   private closed = false;
 
   constructor(
@@ -217,6 +229,8 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
       }
       this.settings.captions = { engine, maxPartialsPerSecond };
     }
+    // Last: nothing below can throw, so a refused config leaves no queue connection open.
+    this.sttQueue = options.sttQueue ? new SttQueueProducer(options.sttQueue) : undefined;
     manager.on('roomClosed', this.onRoomClosed);
     // Registered next to the manager's metrics: the host's /metrics shows both.
     this.metrics = new TranscriptionMetrics(this, manager.metrics.registry, manager.metrics.prefix);
@@ -357,6 +371,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
     await Promise.allSettled([...this.lectures.entries()].map(([roomId, p]) => this.finish(roomId, p)));
     await Promise.allSettled([...this.finishing]);
     this.metrics.unregister();
+    await this.sttQueue?.close();
     if (this.ownsStore) await this.store.close();
   }
 
@@ -414,7 +429,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
   private deps(captions: boolean) {
     const settings: PipelineSettings = { ...this.settings };
     if (!captions) delete settings.captions;
-    return { engine: this.options.engine, store: this.store, summarizer: this.summarizer, settings };
+    return { engine: this.options.engine, store: this.store, summarizer: this.summarizer, settings, sttQueue: this.sttQueue };
   }
 
   private forward(pipeline: LecturePipeline, roomId: string): void {
