@@ -47,7 +47,7 @@ export interface SttQueueWorkerOptions {
    * at most `lockDurationMs` (default 30 000; renewed at half of it while it
    * works); every `stalledIntervalMs` (default 30 000) workers look for jobs
    * whose lock expired and take them again, at most `maxStalledCount` times
-   * (default 2) before the job fails.
+   * (default 1) before the job fails.
    */
   stalled?: { lockDurationMs?: number; stalledIntervalMs?: number; maxStalledCount?: number };
   /** Directory for the audio of jobs being transcribed. Default the OS temp directory. */
