@@ -152,7 +152,7 @@ describe('RoomDirectory', () => {
     await a.directory.join('shared');
     await a.directory.join('ghost-only', 'ghost');
     assert.equal((await a.directory.lookup('shared'))?.owner, 'ghost');
-    const down = await waitForEvent(a.registry, 'nodeDown', (e) => e.nodeId === 'ghost', 3000);
+    const down = await waitForEvent(a.registry, 'nodeDown', (e) => e.nodeId === 'ghost', 6000);
     assert.deepEqual(down, { nodeId: 'ghost', incarnation: 'g1', reason: 'missed-heartbeats' });
     const shared = await a.directory.lookup('shared');
     assert.deepEqual(shared?.nodes.map((n) => n.nodeId), ['a']);

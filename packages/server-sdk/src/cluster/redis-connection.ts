@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { ErrorCode, LecternError, truncate } from '../errors.js';
+import { loadOptionalPeer } from '../util/optional-peer.js';
 import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 
 /**
@@ -35,30 +35,9 @@ const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 100, maxMs: 1000 };
 /** Retries of one directory operation after a dropped connection: 25 → 250 ms, within its deadline. */
 const OPERATION_RETRY_BACKOFF: BackoffPolicy = { minMs: 25, maxMs: 250 };
 
-const requireFromHere = createRequire(import.meta.url);
-
-/**
- * Loads ioredis when a cluster connection is created from a URL (never at import).
- * The same lazy, synchronous load as `transcription/optional-peer.ts`; kept
- * separate only because the import rules forbid `cluster/` to import the
- * transcription pipeline (the loader belongs in `util/`; see the cluster README).
- */
+/** Loads ioredis when a cluster connection is created from a URL (never at import). */
 function loadIoredis(): { Redis: new (url: string, options: Record<string, unknown>) => ClusterRedisClient } {
-  try {
-    return requireFromHere('ioredis') as { Redis: new (url: string, options: Record<string, unknown>) => ClusterRedisClient };
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    const message = error instanceof Error ? error.message : String(error);
-    if ((code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') && message.includes("'ioredis'")) {
-      throw new LecternError(
-        ErrorCode.INVALID_CONFIG,
-        'the cluster registry (with a `url`) needs the optional peer dependency "ioredis", which is not installed: add it to the host (npm install ioredis)',
-        { dependency: 'ioredis' },
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  return loadOptionalPeer('ioredis', 'the cluster registry (with a `url`)');
 }
 
 /**

@@ -8,7 +8,7 @@ import type { TranscribeOptions } from '@lectern/stt-adapter';
 import { ErrorCode, LecternError } from '../../errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../util/backoff.js';
 import type { BatchManifest } from '../batch/manifest.js';
-import { loadOptionalPeer } from '../optional-peer.js';
+import { loadOptionalPeer } from '../../util/optional-peer.js';
 
 /** Default BullMQ queue name of STT jobs. */
 export const DEFAULT_STT_QUEUE_NAME = 'lectern-stt';

@@ -14,7 +14,7 @@ import { TypedEmitter } from '../../util/typed-emitter.js';
 import type { DeletionQueue } from '../batch/deletion-queue.js';
 import type { ReadyBatch } from '../batch/batcher.js';
 import type { TranscriptStore } from '../store/transcript-store.js';
-import { loadOptionalPeer } from '../optional-peer.js';
+import { loadOptionalPeer } from '../../util/optional-peer.js';
 import { Wakeup } from '../util.js';
 import type { LectureLanguage } from '../pipeline/lecture-language.js';
 import { withoutLanguage, type SttStageEvents, type SttStageSettings } from '../pipeline/stt-stage.js';
@@ -86,6 +86,10 @@ export class SttQueueProducer {
     this.queue.on('error', () => undefined);
     this.events.on('error', () => undefined);
     this.redis.on('error', () => undefined);
+    // Every job waited on (waitUntilFinished) holds a listener on both until it settles and
+    // removes it then; many lectures have many batches in flight, which is no leak.
+    this.queue.setMaxListeners(0);
+    this.events.setMaxListeners(0);
   }
 
   /**

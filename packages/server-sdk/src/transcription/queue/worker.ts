@@ -7,7 +7,7 @@ import type { SttEngine } from '@lectern/stt-adapter';
 import { ErrorCode, LecternError } from '../../errors.js';
 import type { BackoffPolicy } from '../../util/backoff.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
-import { loadOptionalPeer } from '../optional-peer.js';
+import { loadOptionalPeer } from '../../util/optional-peer.js';
 import { asLecternError, isRejection, toTimeline } from '../pipeline/stt-stage.js';
 import type { TranscriptStore } from '../store/transcript-store.js';
 import { fileSlug } from '../util.js';

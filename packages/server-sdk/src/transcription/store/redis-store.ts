@@ -2,7 +2,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { LectureSummary, TranscriptEntry, TranscriptSource } from '@lectern/protocol';
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
 import { backoffDelay, type BackoffPolicy } from '../../util/backoff.js';
-import { loadOptionalPeer } from '../optional-peer.js';
+import { loadOptionalPeer } from '../../util/optional-peer.js';
 import { sleep } from '../util.js';
 import type { MemoryTranscriptStore } from './memory-store.js';
 import { lectureKeys, memberKey, roomLecturesKey, SCRIPTS, writeKeys, type LectureKeys, type LuaScript } from './redis-scripts.js';

@@ -2,7 +2,7 @@ import type OpenAI from 'openai';
 import type { LectureSummary } from '@lectern/protocol';
 import type { SummarizeInput, Summarizer } from './summarizer.js';
 import { ErrorCode, LecternError, toLecternError, truncate } from '../../errors.js';
-import { loadOptionalPeer } from '../optional-peer.js';
+import { loadOptionalPeer } from '../../util/optional-peer.js';
 import { parseSummaryAnswer, readCompletion } from './answer.js';
 import { coveredSeconds, emptySummary, isEmptyTranscript } from './common.js';
 import { chunkPrompt, chunkTranscript, formatPart, reducePrompt, spanOf, truncateText, wholePrompt, type Part } from './prompts.js';

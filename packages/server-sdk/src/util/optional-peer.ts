@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { ErrorCode, LecternError } from '../errors.js';
 
-/** The optional peer dependencies of the transcription pipeline, and what needs each. */
+/** The server SDK's optional peer dependencies, and what needs each (a caller may name its own feature). */
 const PEERS = {
   ioredis: 'RedisTranscriptStore (with a `url`)',
   openai: 'OpenAICompatibleSummarizer',
@@ -22,14 +22,14 @@ const requireFromHere = createRequire(import.meta.url);
  * needs one fails at once, with `INVALID_CONFIG`, when it is not installed —
  * at the host's start-up, not at the end of the first lecture.
  */
-export function loadOptionalPeer<T>(name: OptionalPeer): T {
+export function loadOptionalPeer<T>(name: OptionalPeer, feature: string = PEERS[name]): T {
   try {
     return requireFromHere(name) as T;
   } catch (error) {
     if (!isNotFound(error, name)) throw error;
     throw new LecternError(
       ErrorCode.INVALID_CONFIG,
-      `${PEERS[name]} needs the optional peer dependency "${name}", which is not installed: add it to the host (npm install ${name})`,
+      `${feature} needs the optional peer dependency "${name}", which is not installed: add it to the host (npm install ${name})`,
       { dependency: name },
       { cause: error },
     );
