@@ -1,7 +1,16 @@
-import { createHash } from 'node:crypto';
 import { ErrorCode, LecternError, truncate } from '../errors.js';
 import { loadOptionalPeer } from '../util/optional-peer.js';
-import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
+import { backoffDelay } from '../util/backoff.js';
+import {
+  REDIS_OPERATION_RETRY_BACKOFF,
+  REDIS_RECONNECT_BACKOFF,
+  evalScript,
+  isReplyError,
+  isRetryableRedisError,
+  isTransientReply,
+  withDeadline,
+  type LuaScript,
+} from '../util/redis.js';
 
 /**
  * The part of an ioredis 5 client (`Redis`, standalone) the cluster modules use.
@@ -20,20 +29,6 @@ export interface ClusterRedisClient {
   off(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
 }
 
-/** A Lua script and its SHA-1, for EVALSHA. */
-export interface LuaScript {
-  readonly source: string;
-  readonly sha: string;
-}
-
-export function lua(source: string): LuaScript {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
-
-/** Reconnects of an owned connection: 100 ms → 1 s with jitter, forever until close (as the transcript store's). */
-const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 100, maxMs: 1000 };
-/** Retries of one directory operation after a dropped connection: 25 → 250 ms, within its deadline. */
-const OPERATION_RETRY_BACKOFF: BackoffPolicy = { minMs: 25, maxMs: 250 };
 
 /** Loads ioredis when a cluster connection is created from a URL (never at import). */
 function loadIoredis(): { Redis: new (url: string, options: Record<string, unknown>) => ClusterRedisClient } {
@@ -88,7 +83,7 @@ export class ClusterConnection {
         autoResendUnfulfilledCommands: false,
         commandTimeout: timeoutMs,
         connectTimeout: timeoutMs,
-        retryStrategy: (times: number) => backoffDelay(times, RECONNECT_BACKOFF),
+        retryStrategy: (times: number) => backoffDelay(times, REDIS_RECONNECT_BACKOFF),
         connectionName: name,
         disconnectTimeout: 200,
       });
@@ -119,13 +114,8 @@ export class ClusterConnection {
   }
 
   /** EVALSHA, falling back to EVAL when the server does not know the script (e.g. after a restart). */
-  async eval(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      return this.client.eval(script.source, keys.length, ...keys, ...args);
-    }
+  eval(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    return evalScript(this.client, script, keys, args);
   }
 
   /** One script, now, no retry: for the periodic heartbeat and sweep (the next tick is the retry). */
@@ -155,8 +145,8 @@ export class ClusterConnection {
       } catch (error) {
         if (this.#closed) throw closed();
         if (error instanceof LecternError) throw error;
-        const pause = backoffDelay(attempt, OPERATION_RETRY_BACKOFF);
-        if (!isRetryable(error) || Date.now() + pause >= deadline) throw toLecternError(error, op);
+        const pause = backoffDelay(attempt, REDIS_OPERATION_RETRY_BACKOFF);
+        if (!isRetryableRedisError(error) || Date.now() + pause >= deadline) throw toLecternError(error, op);
         lastError = error;
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
@@ -202,23 +192,13 @@ export class ClusterConnection {
   }
 }
 
-/** Reply errors that mean "the server cannot serve right now", not "the request is wrong". */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS)\b/;
 
-function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
-}
 
-function isRetryable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (isReplyError(error)) return /^(LOADING|TRYAGAIN)\b/.test(error.message);
-  return true;
-}
 
 function toLecternError(error: unknown, op: string): LecternError {
   if (error instanceof LecternError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (isReplyError(error) && !TRANSIENT_REPLY.test(message)) {
+  if (isReplyError(error) && !isTransientReply(error)) {
     return new LecternError(ErrorCode.INTERNAL, `redis rejected ${op}: ${truncate(message, 200)}`, { op }, { cause: error });
   }
   return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
@@ -236,21 +216,3 @@ export function config(message: string): LecternError {
   return new LecternError(ErrorCode.INVALID_CONFIG, message);
 }
 
-function withDeadline<T>(promise: Promise<T>, deadline: number, op: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new LecternError(ErrorCode.UNAVAILABLE, `redis did not answer in time (${op})`, { op })),
-      Math.max(0, deadline - Date.now()),
-    );
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}

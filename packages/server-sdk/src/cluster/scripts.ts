@@ -1,4 +1,4 @@
-import { lua } from './redis-connection.js';
+import { luaScript as lua } from '../util/redis.js';
 
 /**
  * The cluster's Lua scripts. Every key lives under `<prefix>{cluster}:` — one

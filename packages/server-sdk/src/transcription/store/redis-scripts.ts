@@ -3,8 +3,8 @@
  * scripts that make each write atomic. Kept apart from the store's connection
  * and failure handling (redis-store.ts).
  */
-import { createHash } from 'node:crypto';
 import { transcriptSources, type TranscriptSource } from '@lectern/protocol';
+import { luaScript } from '../../util/redis.js';
 
 // KEYS of every write script: [lecture hash, then the written source's entries
 // zset, entry hash and batches hash, then the other source's three]; each write
@@ -72,12 +72,7 @@ if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 `;
 
-export interface LuaScript {
-  readonly source: string;
-  readonly sha: string;
-}
-
-const script = (source: string): LuaScript => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+const script = luaScript;
 export const SCRIPTS = {
   hset: script(HSET_SCRIPT),
   putBatch: script(PUT_BATCH_SCRIPT),

@@ -1,11 +1,21 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { LectureSummary, TranscriptEntry, TranscriptSource } from '@lectern/protocol';
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
-import { backoffDelay, type BackoffPolicy } from '../../util/backoff.js';
+import { backoffDelay } from '../../util/backoff.js';
+import {
+  REDIS_OPERATION_RETRY_BACKOFF,
+  REDIS_RECONNECT_BACKOFF,
+  evalScript,
+  isReplyError,
+  isRetryableRedisError,
+  isTransientReply,
+  withDeadline,
+  type LuaScript,
+} from '../../util/redis.js';
 import { loadOptionalPeer } from '../../util/optional-peer.js';
 import { sleep } from '../util.js';
 import type { MemoryTranscriptStore } from './memory-store.js';
-import { lectureKeys, memberKey, roomLecturesKey, SCRIPTS, writeKeys, type LectureKeys, type LuaScript } from './redis-scripts.js';
+import { lectureKeys, memberKey, roomLecturesKey, SCRIPTS, writeKeys, type LectureKeys } from './redis-scripts.js';
 import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptReadOptions, TranscriptSourceOption, TranscriptStore } from './transcript-store.js';
 import {
   MAX_STORE_ID_LENGTH,
@@ -89,17 +99,8 @@ export type RedisTranscriptStoreOptions = RedisTranscriptStoreCommonOptions &
 export const DEFAULT_TRANSCRIPT_TTL_SECONDS = 30 * 24 * 60 * 60;
 const DEFAULT_KEY_PREFIX = 'lectern:';
 const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
-/**
- * Reconnects of an owned connection (the loop is ioredis'; the delays are ours):
- * 100 ms → 1 s with jitter, forever until `close()`.
- */
-const RECONNECT_BACKOFF: BackoffPolicy = { minMs: 100, maxMs: 1000 };
-/** Retries of one operation after a dropped connection: 25 → 250 ms with jitter, always within the operation's deadline. */
-const OPERATION_RETRY_BACKOFF: BackoffPolicy = { minMs: 25, maxMs: 250 };
 const RECORD_FIELDS = ['lectureId', 'roomId', 'startedAt', 'endedAt', 'language', 'requestedLanguage'] as const;
 const SUMMARY_FIELD = 'summary';
-/** Reply errors that mean "the server cannot serve right now" (retryable), not "the request is wrong". */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|OOM|MISCONF|NOREPLICAS)\b/;
 
 /**
  * A {@link TranscriptStore} in Redis (ioredis 5). Per lecture `id`, with the
@@ -178,7 +179,7 @@ export class RedisTranscriptStore implements TranscriptStore {
         autoResendUnfulfilledCommands: false,
         commandTimeout: timeout,
         connectTimeout: timeout,
-        retryStrategy: (times) => backoffDelay(times, RECONNECT_BACKOFF),
+        retryStrategy: (times) => backoffDelay(times, REDIS_RECONNECT_BACKOFF),
         connectionName: 'lectern-transcripts',
         // ioredis waits this long for a socket it ends to close; it also waits on an
         // already-dead socket when closed while reconnecting, delaying process exit.
@@ -330,7 +331,7 @@ export class RedisTranscriptStore implements TranscriptStore {
       const client = this.#client;
       if (client.status === 'ready') {
         try {
-          await withDeadline(client.quit(), Date.now() + this.#timeoutMs, 'close');
+          await withDeadline(client.quit(), Date.now() + this.#timeoutMs, 'close', { store: 'redis', op: 'close' });
         } catch {
           // fall through to disconnect()
         }
@@ -360,13 +361,8 @@ export class RedisTranscriptStore implements TranscriptStore {
   }
 
   /** EVALSHA, falling back to EVAL when the server does not know the script (e.g. after a restart). */
-  async #eval(client: Redis, lua: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      return client.eval(lua.source, keys.length, ...keys, ...args);
-    }
+  #eval(client: Redis, lua: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    return evalScript(client, lua, keys, args);
   }
 
   /**
@@ -383,12 +379,12 @@ export class RedisTranscriptStore implements TranscriptStore {
       if (this.#closed) throw storeClosed(this.name);
       try {
         await this.#ready(deadline, op, lastError);
-        return await withDeadline(fn(this.#client), deadline, op);
+        return await withDeadline(fn(this.#client), deadline, op, { store: 'redis', op });
       } catch (error) {
         if (this.#closed) throw storeClosed(this.name);
         if (error instanceof LecternError) throw error;
-        const pause = backoffDelay(attempt + 1, OPERATION_RETRY_BACKOFF);
-        if (!isRetryable(error) || Date.now() + pause >= deadline) throw this.#toLecternError(error, op);
+        const pause = backoffDelay(attempt + 1, REDIS_OPERATION_RETRY_BACKOFF);
+        if (!isRetryableRedisError(error) || Date.now() + pause >= deadline) throw this.#toLecternError(error, op);
         lastError = error;
         await sleep(pause);
       }
@@ -428,7 +424,7 @@ export class RedisTranscriptStore implements TranscriptStore {
   #toLecternError(error: unknown, op: string): LecternError {
     if (error instanceof LecternError) return error;
     const message = error instanceof Error ? error.message : String(error);
-    if (isReplyError(error) && !TRANSIENT_REPLY.test(message)) {
+    if (isReplyError(error) && !isTransientReply(error)) {
       return new LecternError(ErrorCode.INTERNAL, `redis rejected ${op}: ${truncate(message, 200)}`, { store: this.name, op }, { cause: error });
     }
     return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
@@ -457,16 +453,7 @@ function parseEntry(json: unknown, lectureId: string): TranscriptEntry {
   }
 }
 
-function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
-}
 
-/** Connection-level failures (and a server still loading its data) are worth another try. */
-function isRetryable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (isReplyError(error)) return /^(LOADING|TRYAGAIN)\b/.test(error.message);
-  return true;
-}
 
 function unavailable(message: string, op: string, cause: unknown): LecternError {
   return new LecternError(ErrorCode.UNAVAILABLE, message, { store: 'redis', op }, cause === undefined ? undefined : { cause });
@@ -485,21 +472,3 @@ function corrupt(op: string, lectureId: string, cause?: unknown): LecternError {
   );
 }
 
-/** Settles like `promise`, or rejects with UNAVAILABLE at the deadline (the late result is ignored). */
-function withDeadline<T>(promise: Promise<T>, deadline: number, op: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new LecternError(ErrorCode.UNAVAILABLE, `redis did not answer in time (${op})`, { store: 'redis', op }));
-    }, Math.max(0, deadline - Date.now()));
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
