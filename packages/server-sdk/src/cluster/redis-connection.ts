@@ -1,15 +1,14 @@
-import { ErrorCode, LecternError, truncate } from '../errors.js';
+import { ErrorCode, LecternError } from '../errors.js';
 import { loadOptionalPeer } from '../util/optional-peer.js';
 import { backoffDelay } from '../util/backoff.js';
 import {
-  REDIS_OPERATION_RETRY_BACKOFF,
   REDIS_RECONNECT_BACKOFF,
   evalScript,
-  isReplyError,
-  isRetryableRedisError,
-  isTransientReply,
+  redisError,
+  runRedisOperation,
   withDeadline,
   type LuaScript,
+  type RedisOperationOwner,
 } from '../util/redis.js';
 
 /**
@@ -54,6 +53,13 @@ export class ClusterConnection {
   readonly #readyListeners = new Set<() => void>();
   readonly #downListeners = new Set<() => void>();
   readonly #waiters = new Set<() => void>();
+  /** This connection as the shared retry loop sees it. */
+  readonly #operations: RedisOperationOwner = {
+    isClosed: () => this.#closed,
+    closedError: closed,
+    waitReady: (deadline, op, previousError) => this.#waitReady(deadline, op, previousError),
+    details: (op) => ({ op }),
+  };
   readonly #onReady = () => {
     this.#lastError = undefined;
     for (const listener of this.#readyListeners) listener();
@@ -125,32 +131,17 @@ export class ClusterConnection {
     try {
       return await withDeadline(this.eval(script, keys, args), Date.now() + this.timeoutMs, op);
     } catch (error) {
-      throw toLecternError(error, op);
+      throw redisError(error, op, { op });
     }
   }
 
   /**
    * One idempotent script within `timeoutMs`: waits for a ready connection and
-   * retries after connection failures until the deadline (util/backoff.ts);
-   * rejects with UNAVAILABLE then, CLOSED after {@link close}.
+   * retries after connection failures until the deadline (util/redis.ts's
+   * `runRedisOperation`); rejects with UNAVAILABLE then, CLOSED after {@link close}.
    */
-  async run(op: string, script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    const deadline = Date.now() + this.timeoutMs;
-    let lastError: unknown;
-    for (let attempt = 1; ; attempt++) {
-      if (this.#closed) throw closed();
-      try {
-        await this.#waitReady(deadline, op, lastError);
-        return await withDeadline(this.eval(script, keys, args), deadline, op);
-      } catch (error) {
-        if (this.#closed) throw closed();
-        if (error instanceof LecternError) throw error;
-        const pause = backoffDelay(attempt, REDIS_OPERATION_RETRY_BACKOFF);
-        if (!isRetryableRedisError(error) || Date.now() + pause >= deadline) throw toLecternError(error, op);
-        lastError = error;
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
-    }
+  run(op: string, script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    return runRedisOperation(this.#operations, op, this.timeoutMs, () => this.eval(script, keys, args));
   }
 
   /** Detaches; quits and disconnects an owned client. Idempotent. */
@@ -195,14 +186,6 @@ export class ClusterConnection {
 
 
 
-function toLecternError(error: unknown, op: string): LecternError {
-  if (error instanceof LecternError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (isReplyError(error) && !isTransientReply(error)) {
-    return new LecternError(ErrorCode.INTERNAL, `redis rejected ${op}: ${truncate(message, 200)}`, { op }, { cause: error });
-  }
-  return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
-}
 
 function unavailable(message: string, op: string, cause: unknown): LecternError {
   return new LecternError(ErrorCode.UNAVAILABLE, message, { op }, cause === undefined ? undefined : { cause });

@@ -5,8 +5,9 @@
  * both treat Redis alike. ioredis itself (an optional peer) is not imported.
  */
 import { createHash } from 'node:crypto';
-import { ErrorCode, LecternError } from '../errors.js';
-import type { BackoffPolicy } from './backoff.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, LecternError, truncate } from '../errors.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
 
 /** Reconnects of an owned connection (the loop is ioredis'; the delays are ours): 100 ms → 1 s with jitter, forever until closed. */
 export const REDIS_RECONNECT_BACKOFF: BackoffPolicy = { minMs: 100, maxMs: 1000 };
@@ -75,5 +76,56 @@ export async function evalScript(client: ScriptRunner, script: LuaScript, keys: 
   } catch (error) {
     if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
     return client.eval(script.source, keys.length, ...keys, ...args);
+  }
+}
+
+/**
+ * A failure of one operation as a {@link LecternError}: what Redis refused as
+ * wrong is INTERNAL, anything else (connection, timeout, a server that cannot
+ * serve right now) UNAVAILABLE; `details` name the client and the operation.
+ */
+export function redisError(error: unknown, op: string, details: Record<string, unknown>): LecternError {
+  if (error instanceof LecternError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isReplyError(error) && !isTransientReply(error) ? ErrorCode.INTERNAL : ErrorCode.UNAVAILABLE;
+  const text = code === ErrorCode.INTERNAL ? `redis rejected ${op}: ${truncate(message, 200)}` : `redis unavailable (${op}): ${truncate(message, 200)}`;
+  return new LecternError(code, text, details, { cause: error });
+}
+
+/** What {@link runRedisOperation} needs of the client that owns the connection. */
+export interface RedisOperationOwner {
+  /** True once the owner was closed (checked before every try). */
+  isClosed(): boolean;
+  /** The error an operation of a closed owner rejects with. */
+  closedError(): LecternError;
+  /** Resolves once the connection is ready; rejects (UNAVAILABLE, or the closed error) at the deadline. */
+  waitReady(deadline: number, op: string, previousError: unknown): Promise<void>;
+  /** The details of the operation's errors, e.g. `{ store: 'redis', op }`. */
+  details(op: string): Record<string, unknown>;
+}
+
+/**
+ * Runs one idempotent operation within `timeoutMs`: waits for a ready
+ * connection, runs it, and retries after connection failures
+ * ({@link REDIS_OPERATION_RETRY_BACKOFF}) until the deadline; what is left is
+ * a {@link LecternError} ({@link redisError}). The one retry loop of the SDK's
+ * Redis clients (util/backoff.ts's table).
+ */
+export async function runRedisOperation<T>(owner: RedisOperationOwner, op: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (let attempt = 1; ; attempt++) {
+    if (owner.isClosed()) throw owner.closedError();
+    try {
+      await owner.waitReady(deadline, op, lastError);
+      return await withDeadline(fn(), deadline, op, owner.details(op));
+    } catch (error) {
+      if (owner.isClosed()) throw owner.closedError();
+      if (error instanceof LecternError) throw error;
+      const pause = backoffDelay(attempt, REDIS_OPERATION_RETRY_BACKOFF);
+      if (!isRetryableRedisError(error) || Date.now() + pause >= deadline) throw redisError(error, op, owner.details(op));
+      lastError = error;
+      await sleep(pause);
+    }
   }
 }

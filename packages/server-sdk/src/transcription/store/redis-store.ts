@@ -3,17 +3,14 @@ import type { LectureSummary, TranscriptEntry, TranscriptSource } from '@lectern
 import { ErrorCode, LecternError, truncate } from '../../errors.js';
 import { backoffDelay } from '../../util/backoff.js';
 import {
-  REDIS_OPERATION_RETRY_BACKOFF,
   REDIS_RECONNECT_BACKOFF,
   evalScript,
-  isReplyError,
-  isRetryableRedisError,
-  isTransientReply,
+  runRedisOperation,
   withDeadline,
   type LuaScript,
+  type RedisOperationOwner,
 } from '../../util/redis.js';
 import { loadOptionalPeer } from '../../util/optional-peer.js';
-import { sleep } from '../util.js';
 import type { MemoryTranscriptStore } from './memory-store.js';
 import { lectureKeys, memberKey, roomLecturesKey, SCRIPTS, writeKeys, type LectureKeys } from './redis-scripts.js';
 import type { LectureListing, LectureRecord, ListLecturesOptions, TranscriptReadOptions, TranscriptSourceOption, TranscriptStore } from './transcript-store.js';
@@ -368,28 +365,21 @@ export class RedisTranscriptStore implements TranscriptStore {
   /**
    * Runs an (idempotent) operation within the `commandTimeoutMs` deadline: waits
    * for a ready connection, runs it, and retries after connection failures
-   * until the deadline; maps whatever is left to a {@link LecternError}. The
-   * store owns this retry (util/backoff.ts); its caller (the STT stage) sees one
-   * bounded operation and decides itself whether to try the batch again later.
+   * until the deadline (util/redis.ts's `runRedisOperation`); maps whatever is
+   * left to a {@link LecternError}. Its caller (the STT stage) sees one bounded
+   * operation and decides itself whether to try the batch again later.
    */
-  async #run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.#timeoutMs;
-    let lastError: unknown;
-    for (let attempt = 0; ; attempt++) {
-      if (this.#closed) throw storeClosed(this.name);
-      try {
-        await this.#ready(deadline, op, lastError);
-        return await withDeadline(fn(this.#client), deadline, op, { store: 'redis', op });
-      } catch (error) {
-        if (this.#closed) throw storeClosed(this.name);
-        if (error instanceof LecternError) throw error;
-        const pause = backoffDelay(attempt + 1, REDIS_OPERATION_RETRY_BACKOFF);
-        if (!isRetryableRedisError(error) || Date.now() + pause >= deadline) throw this.#toLecternError(error, op);
-        lastError = error;
-        await sleep(pause);
-      }
-    }
+  #run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+    return runRedisOperation(this.#operations, op, this.#timeoutMs, () => fn(this.#client));
   }
+
+  /** This store as the shared retry loop sees it. */
+  readonly #operations: RedisOperationOwner = {
+    isClosed: () => this.#closed,
+    closedError: () => storeClosed(this.name),
+    waitReady: (deadline, op, previousError) => this.#ready(deadline, op, previousError),
+    details: (op) => ({ store: 'redis', op }),
+  };
 
   /** Resolves once the client is ready; rejects with UNAVAILABLE at the deadline. */
   #ready(deadline: number, op: string, previousError: unknown): Promise<void> {
@@ -421,14 +411,6 @@ export class RedisTranscriptStore implements TranscriptStore {
     });
   }
 
-  #toLecternError(error: unknown, op: string): LecternError {
-    if (error instanceof LecternError) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    if (isReplyError(error) && !isTransientReply(error)) {
-      return new LecternError(ErrorCode.INTERNAL, `redis rejected ${op}: ${truncate(message, 200)}`, { store: this.name, op }, { cause: error });
-    }
-    return unavailable(`redis unavailable (${op}): ${truncate(message, 200)}`, op, error);
-  }
 }
 
 /** A record from the HMGET of {@link RECORD_FIELDS}; undefined when incomplete (absent or expired). */
