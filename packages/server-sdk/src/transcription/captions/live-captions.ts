@@ -239,7 +239,7 @@ class CaptionStream {
       stream.write(Buffer.alloc(Math.round((gap * STREAM_BYTES_PER_SECOND) / 2) * 2));
     }
     stream.on('partial', (p) => this.partial(stream, p));
-    stream.on('final', (f) => this.final(stream, f));
+    stream.on('final', (f) => this.final(f));
     stream.on('language', ({ language: heard }) => this.owner.heard(heard));
     stream.on('reconnecting', ({ error, delayMs }) =>
       this.owner.fail(new LecternError(ErrorCode.UNAVAILABLE, `caption stream of ${this.streamKey}: ${error.message}; reconnecting in ${delayMs} ms`), true),
@@ -281,7 +281,7 @@ class CaptionStream {
     this.owner.send(this.streamKey, this.peerId, 'partial', partial.text, partial.start, partial.end);
   }
 
-  private final(_from: SttStream, final: SttStreamFinal): void {
+  private final(final: SttStreamFinal): void {
     // A final supersedes the guess it confirms; the engine sends the next guess.
     this.flushPartial(true);
     if (final.text.trim() === '') return;

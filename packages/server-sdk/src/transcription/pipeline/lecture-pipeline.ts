@@ -74,7 +74,8 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
   private readonly adds = new Set<Promise<void>>();
   private readonly detachRoom: (() => void)[] = [];
   private stopping: Promise<LectureSummary> | undefined;
-  private endedAt: string | undefined;
+  /** Set once the lecture record's `endedAt` is stored (by the live summary or the batch one). */
+  private endRecorded = false;
   /** Writes that record a detected language (lecture.json + store), awaited before the summary. */
   private recordingLanguage: Promise<void> = Promise.resolve();
 
@@ -340,9 +341,11 @@ export class LecturePipeline extends TypedEmitter<LecturePipelineEvents> {
     return summary;
   }
 
+  /** Stores the lecture's end once; a failed write is tried again by the next summary. */
   private async markEnded(): Promise<void> {
-    this.endedAt ??= new Date().toISOString();
-    await this.deps.store.putLecture({ lectureId: this.lectureId, roomId: this.roomId, startedAt: new Date(this.startedAtMs).toISOString(), endedAt: this.endedAt });
+    if (this.endRecorded) return;
+    await this.deps.store.putLecture({ lectureId: this.lectureId, roomId: this.roomId, startedAt: new Date(this.startedAtMs).toISOString(), endedAt: new Date().toISOString() });
+    this.endRecorded = true;
   }
 
   private async makeSummary(entries: TranscriptEntry[]): Promise<LectureSummary> {

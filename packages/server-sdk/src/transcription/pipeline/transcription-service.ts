@@ -220,7 +220,7 @@ export class TranscriptionService extends TypedEmitter<TranscriptionServiceEvent
       finalizeTimeoutMs: options.finalizeTimeoutMs ?? 10 * 60_000,
     };
     if (options.captions !== undefined) {
-      const { engine, maxPartialsPerSecond = DEFAULT_MAX_PARTIALS_PER_SECOND } = options.captions ?? {};
+      const { engine, maxPartialsPerSecond = DEFAULT_MAX_PARTIALS_PER_SECOND } = options.captions;
       if (typeof engine?.openStream !== 'function') {
         throw new LecternError(ErrorCode.INVALID_CONFIG, 'captions.engine must be a StreamingSttEngine (an object with openStream(), e.g. a WhisperApiClient)');
       }
