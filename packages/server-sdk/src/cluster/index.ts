@@ -23,3 +23,4 @@ export {
 } from './node-registry.js';
 export { RoomDirectory, type PlaceOptions, type Placement, type RoomDirectoryEvents, type RoomEntry } from './room-directory.js';
 export type { ClusterRedisClient } from './redis-connection.js';
+export { MediaNode, type MediaNodeEvents, type MediaNodeOptions, type PeersLostReason } from './media-node.js';
