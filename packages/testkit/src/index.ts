@@ -9,6 +9,8 @@ export { sendOpusRtp, opusRtpParameters, type OpusRtpOptions } from './ffmpeg.js
 export { speak, audioDuration } from './speech.js';
 export {
   TestWebRtcPeer,
+  isVp8Keyframe,
+  type VideoOptions,
   type RemoteTransportInfo,
   type RemoteConsumerInfo,
   type TestPeerSignaling,

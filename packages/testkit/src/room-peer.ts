@@ -1,5 +1,5 @@
 import type { types as client } from 'msc-node';
-import { TestWebRtcPeer, type ReceivingConsumer, type RemoteTransportInfo } from './webrtc-peer.js';
+import { TestWebRtcPeer, type ReceivingConsumer, type RemoteTransportInfo, type VideoOptions } from './webrtc-peer.js';
 
 /** How a test peer reaches a Lectern room: the request API, over any signaling. */
 export type RequestFn = (method: string, data: unknown) => Promise<unknown>;
@@ -55,6 +55,13 @@ export class RoomTestPeer {
   async produceAudio(options: { inputFile?: string } = {}): Promise<string> {
     const transport = await this.send();
     const producer = await this.webrtc.produceAudio(transport, { ...options, appData: { source: 'microphone' } });
+    return producer.id;
+  }
+
+  /** Publishes FFmpeg-made VP8 (`testsrc`, a keyframe every second) as the peer's camera. */
+  async produceVideo(options: VideoOptions = {}): Promise<string> {
+    const transport = await this.send();
+    const producer = await this.webrtc.produceVideo(transport, { ...options, appData: { source: 'camera' } });
     return producer.id;
   }
 

@@ -2,7 +2,7 @@ import type * as dgram from 'node:dgram';
 import { Device, MediaStreamTrack, RTCRtpCodecParameters, type types as client } from 'msc-node';
 import { sendOpusRtp } from './ffmpeg.js';
 import { bindUdp } from './ports.js';
-import type { OwnedProcess } from './process.js';
+import { startProcess, type OwnedProcess } from './process.js';
 
 /** What the server answers when it creates a WebRtcTransport (plain JSON). */
 export interface RemoteTransportInfo {
@@ -29,8 +29,66 @@ export interface TestPeerSignaling {
 /** A consumer plus a live count of the RTP packets the peer really received (decrypted SRTP). */
 export interface ReceivingConsumer {
   consumer: client.Consumer;
+  /** RTP packets received (audio or video). */
   packets(): number;
+  /** RTP payload bytes received (audio or video). */
   bytes(): number;
+  /** VP8 keyframes received (first packets of key frames, by the VP8 payload descriptor); 0 for other codecs. */
+  keyframes(): number;
+}
+
+export interface VideoOptions {
+  /** Default 320. */
+  width?: number;
+  /** Default 240. */
+  height?: number;
+  /** Frames per second; default 15. A keyframe is sent every second. */
+  fps?: number;
+}
+
+/**
+ * Whether an RTP payload starts a VP8 key frame (RFC 7741: the payload
+ * descriptor, then, on the first packet of a frame, the payload header whose
+ * P bit is 0 on key frames).
+ */
+export function isVp8Keyframe(payload: Uint8Array): boolean {
+  if (payload.length < 1) return false;
+  const first = payload[0]!;
+  const start = (first & 0x10) !== 0 && (first & 0x07) === 0; // S = 1, partition index 0
+  if (!start) return false;
+  let offset = 1;
+  if (first & 0x80) { // X: extension byte follows
+    const ext = payload[offset++];
+    if (ext === undefined) return false;
+    if (ext & 0x80) offset += (payload[offset] ?? 0) & 0x80 ? 2 : 1; // I: picture id, M bit = 15 bits
+    if (ext & 0x40) offset += 1; // L: TL0PICIDX
+    if (ext & 0x30) offset += 1; // T or K: TID/KEYIDX
+  }
+  const header = payload[offset];
+  return header !== undefined && (header & 0x01) === 0;
+}
+
+/** RTCP packet types 200-204 (SR, RR, SDES, BYE, APP) read as an RTP byte 1 without the marker bit. */
+function isRtcp(packet: Buffer): boolean {
+  const type = (packet[1] ?? 0) & 0x7f;
+  return type >= 72 && type <= 76;
+}
+
+/**
+ * Real VP8 RTP from FFmpeg: the `testsrc` pattern, paced in real time, encoded
+ * by libvpx for realtime (one thread, no lag, a keyframe every second so a late
+ * consumer gets a picture), to udp://127.0.0.1:port.
+ */
+function sendVp8Rtp(options: { port: number; ssrc: number; payloadType: number } & Required<VideoOptions>): OwnedProcess {
+  const { width, height, fps } = options;
+  return startProcess('ffmpeg', [
+    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-re', '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}`,
+    '-pix_fmt', 'yuv420p', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '1',
+    '-b:v', '300k', '-g', String(fps), '-keyint_min', String(fps), '-auto-alt-ref', '0', '-lag-in-frames', '0',
+    '-payload_type', String(options.payloadType), '-ssrc', String(options.ssrc),
+    '-f', 'rtp', `udp://127.0.0.1:${options.port}?pkt_size=1200`,
+  ]);
 }
 
 /**
@@ -98,12 +156,23 @@ export class TestWebRtcPeer {
     transport: client.Transport,
     options: { inputFile?: string; appData?: Record<string, unknown> } = {},
   ): Promise<client.Producer> {
-    const track = new MediaStreamTrack({ kind: 'audio' });
-    const { socket, port } = await bindUdp();
-    socket.on('message', (packet) => track.writeRtp(packet));
-    const ffmpeg = sendOpusRtp({ port, ssrc: 1234, payloadType: 111, ...(options.inputFile ? { inputFile: options.inputFile } : {}) });
-    this.sources.add({ ffmpeg, socket });
+    const track = await this.source('audio', (port) =>
+      sendOpusRtp({ port, ssrc: 1234, payloadType: 111, ...(options.inputFile ? { inputFile: options.inputFile } : {}) }));
     return transport.produce({ track: track as never, appData: options.appData ?? {} });
+  }
+
+  /**
+   * Produces a VP8 track fed with real RTP from FFmpeg (`testsrc`, a keyframe
+   * every second), the same way as produceAudio(). appData defaults to
+   * `{ source: 'camera' }`.
+   */
+  async produceVideo(
+    transport: client.Transport,
+    options: VideoOptions & { appData?: Record<string, unknown> } = {},
+  ): Promise<client.Producer> {
+    const video = { width: options.width ?? 320, height: options.height ?? 240, fps: options.fps ?? 15 };
+    const track = await this.source('video', (port) => sendVp8Rtp({ port, ssrc: 2345, payloadType: 96, ...video }));
+    return transport.produce({ track: track as never, appData: options.appData ?? { source: 'camera' } });
   }
 
   async consume(transport: client.Transport, info: RemoteConsumerInfo): Promise<ReceivingConsumer> {
@@ -115,11 +184,14 @@ export class TestWebRtcPeer {
     });
     let packets = 0;
     let bytes = 0;
+    let keyframes = 0;
+    const vp8 = consumer.rtpParameters.codecs[0]?.mimeType.toLowerCase() === 'video/vp8';
     (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp) => {
       packets += 1;
       bytes += rtp.payload.length;
+      if (vp8 && isVp8Keyframe(rtp.payload)) keyframes += 1;
     });
-    return { consumer, packets: () => packets, bytes: () => bytes };
+    return { consumer, packets: () => packets, bytes: () => bytes, keyframes: () => keyframes };
   }
 
   /** Stops FFmpeg sources and closes transports (werift keeps sockets open otherwise). */
@@ -131,6 +203,22 @@ export class TestWebRtcPeer {
     this.sources.clear();
     for (const transport of this.transports) transport.close();
     this.transports.clear();
+  }
+
+  /**
+   * A local track fed by an FFmpeg RTP sender: FFmpeg sends to a UDP socket of
+   * ours and every RTP packet (not FFmpeg's RTCP sender reports, which share
+   * the socket) is written into the werift track. close() stops both.
+   */
+  private async source(kind: 'audio' | 'video', start: (port: number) => OwnedProcess): Promise<MediaStreamTrack> {
+    const track = new MediaStreamTrack({ kind });
+    const { socket, port } = await bindUdp();
+    socket.on('message', (packet) => {
+      if (!isRtcp(packet)) track.writeRtp(packet);
+    });
+    const ffmpeg = start(port);
+    this.sources.add({ ffmpeg, socket });
+    return track;
   }
 
   private wireConnect(transport: client.Transport, signaling: TestPeerSignaling): void {
