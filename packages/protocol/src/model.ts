@@ -20,7 +20,12 @@ export const sourceKind: Readonly<Record<MediaSource, MediaKind>> = {
 };
 
 /** Why a peer left the room (`removed`: a lecturer or the host removed it). */
-export type LeaveReason = 'left' | 'replaced' | 'worker-died' | 'room-closed' | 'removed';
+/**
+ * Why a peer left: it `left`, joined again elsewhere (`replaced`), its media
+ * worker died (`worker-died`), its media node died (`node-died`: a cluster's
+ * other nodes say so), the room closed, or it was `removed`.
+ */
+export type LeaveReason = 'left' | 'replaced' | 'worker-died' | 'node-died' | 'room-closed' | 'removed';
 
 /** A peer as other peers see it. */
 export interface PeerInfo {

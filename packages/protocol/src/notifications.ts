@@ -18,8 +18,13 @@ export interface NotificationMap {
   consumerResumed: { consumerId: string };
   consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
   activeSpeaker: { peerId: string; producerId: string };
-  /** The peer's media is gone (its worker died): rejoin to continue. */
-  reconnectRequired: { reason: 'worker-died'; error?: LecternErrorJSON };
+  /**
+   * The peer's media is gone or must move: its worker died (`worker-died`), its
+   * media node died (`node-died`, said by another node of a cluster) or is
+   * shutting down (`node-draining`). Rejoin to continue (the host places the
+   * peer on a live node).
+   */
+  reconnectRequired: { reason: 'worker-died' | 'node-died' | 'node-draining'; error?: LecternErrorJSON };
   /** The room is gone for everyone; `reason` when a lecturer (`endRoom`) or the host (`closeRoom`) gave one. */
   roomClosed: { roomId: string; reason?: string };
   /** A peer's gesture, sent to the room's lecturers. */

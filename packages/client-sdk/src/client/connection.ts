@@ -103,8 +103,8 @@ export class Connection implements ConnectionNotifications, SessionObserver {
     await this.recover('manual');
   }
 
-  reconnectRequired(): void {
-    void this.recover('worker-died');
+  reconnectRequired(reason: string): void {
+    void this.recover(reason);
   }
 
   roomClosed(): void {

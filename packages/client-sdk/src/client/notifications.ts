@@ -7,8 +7,8 @@ import type { Subscriptions } from './subscriptions.js';
 
 /** What the connection does about the two notifications that concern the whole client. */
 export interface ConnectionNotifications {
-  /** `reconnectRequired`: the peer's media is gone on the server. */
-  reconnectRequired(): void;
+  /** `reconnectRequired`: the peer's media is gone on the server (`reason`: its worker or node died, or its node drains). */
+  reconnectRequired(reason: string): void;
   /** `roomClosed`: the room is gone. */
   roomClosed(): void;
   /** `removed`: a lecturer or the host took this peer out of the room (no rejoin). */
@@ -42,7 +42,8 @@ export class NotificationRouter {
     if (!isNotificationName(name)) return false;
     if (this.ctx.state === 'closed' || typeof data !== 'object' || data === null) return true;
     if (name === 'reconnectRequired') {
-      this.connection.reconnectRequired();
+      const reason = (data as { reason?: unknown }).reason;
+      this.connection.reconnectRequired(typeof reason === 'string' ? reason.slice(0, 64) : 'worker-died');
       return true;
     }
     // roomClosed and removed end the join in flight too, so they never wait.

@@ -33,6 +33,26 @@ export class ClusterKeys {
   room(roomId: string): string {
     return `${this.base}room:${roomId}`;
   }
+
+  /** What a room's nodes share: its peers, producers and raised hands, by node incarnation. */
+  members(roomId: string): string {
+    return `${this.base}members:${roomId}`;
+  }
+
+  /** The rooms where a node incarnation has members. */
+  nodeMembers(incarnation: string): string {
+    return `${this.base}nodemembers:${incarnation}`;
+  }
+
+  /** The channel of a room's changes. */
+  roomChannel(roomId: string): string {
+    return `${this.base}roomch:${roomId}`;
+  }
+
+  /** The channel of requests to (and replies for) a node. */
+  rpcChannel(nodeId: string): string {
+    return `${this.base}rpc:${nodeId}`;
+  }
 }
 
 /** Node ids: 1–128 of `A–Z a–z 0–9 . _ -` (they are part of key names and of the `gone` entries). */

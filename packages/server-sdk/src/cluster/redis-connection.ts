@@ -26,6 +26,22 @@ export interface ClusterRedisClient {
   disconnect(): void;
   on(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
   off(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
+  /** A new connection with the same options (a MediaNode's subscriber). */
+  duplicate(): ClusterSubscriberClient;
+}
+
+/** The subscriber side of an ioredis client (a {@link ClusterRedisClient.duplicate}), for the MediaNode's bus. */
+export interface ClusterSubscriberClient {
+  readonly status: string;
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  connect(): Promise<void>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
+  off(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  off(event: 'ready' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
 }
 
 

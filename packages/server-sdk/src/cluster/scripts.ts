@@ -13,7 +13,14 @@ import { luaScript as lua } from '../util/redis.js';
  * - `B node:<nodeId>:rooms` — set of the rooms the node spans (to clean them up when it goes);
  * - `B room:<roomId>` — hash: `owner` → nodeId, `n:<nodeId>` → `<incarnation>|<joinedAt ms>`;
  * - `B gone` — sorted set of recent departures, member `<reason>|<incarnation>|<nodeId>`,
- *   score = when; kept `ttl`, deleted when the last node leaves.
+ *   score = when; kept `ttl`, deleted when the last node leaves;
+ * - `B members:<roomId>` — hash, what a room's nodes share (MediaNode): `p:<peerId>`,
+ *   `r:<producerId>`, `h:<peerId>` (a raised hand) → `<incarnation>|<JSON>`, written
+ *   by the member's node;
+ * - `B nodemembers:<incarnation>` — set of the rooms where that incarnation has
+ *   members (so the node that finds it dead can tell its peers);
+ * - channels `B roomch:<roomId>` (a room's changes) and `B rpc:<nodeId>` (requests
+ *   to a node and its replies).
  *
  * Every key expires (`ttl`, refreshed by its node's heartbeat), so a cluster that
  * vanishes entirely leaves nothing behind.
@@ -84,7 +91,11 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 refresh(KEYS[3], ttl)
 refresh(KEYS[4], ttl)
-for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do refresh(base .. 'room:' .. room, ttl) end
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  refresh(base .. 'room:' .. room, ttl)
+  refresh(base .. 'members:' .. room, ttl)
+end
+refresh(base .. 'nodemembers:' .. inc, ttl)
 return {status, now}
 `);
 
@@ -255,3 +266,82 @@ return {owner, out}
 
 /** KEYS: nodes. The registered nodeIds (read-only). */
 export const NODE_IDS = lua(`return redis.call('ZRANGE', KEYS[1], 0, -1)`);
+
+/**
+ * KEYS: members, nodemembers (the writer's). ARGV: channel, ttl, roomId, message
+ * ('' = none), incarnation, then triples (op, field, value): `set`, `del`, `delown`
+ * (only if the writer's incarnation wrote it: a peer that moved to another node
+ * keeps that node's entry), `delprefix` (every field starting with `field`).
+ * Writes, then publishes: a node that subscribed before it read the hash misses nothing.
+ */
+export const ROOM_WRITE = lua(`
+local ttl, inc = tonumber(ARGV[2]), ARGV[5]
+local i = 6
+while i + 2 <= #ARGV do
+  local op, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if op == 'set' then redis.call('HSET', KEYS[1], f, v)
+  elseif op == 'del' then redis.call('HDEL', KEYS[1], f)
+  elseif op == 'delown' then
+    local cur = redis.call('HGET', KEYS[1], f)
+    if cur and string.sub(cur, 1, #inc + 1) == inc .. '|' then redis.call('HDEL', KEYS[1], f) end
+  elseif op == 'delprefix' then
+    for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
+      if string.sub(k, 1, #f) == f then redis.call('HDEL', KEYS[1], k) end
+    end
+  end
+  i = i + 3
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[4]) end
+return 1
+`);
+
+/** KEYS: members. Returns the hash's fields and values, flat. */
+export const ROOM_READ = lua(`return redis.call('HGETALL', KEYS[1])`);
+
+/**
+ * KEYS: members, nodemembers (the leaver's). ARGV: channel, incarnation, roomId, message.
+ * A node leaves a room cleanly: its entries go, then the others hear it.
+ */
+export const ROOM_LEAVE = lua(`
+local inc = ARGV[2]
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i + 1], 1, #inc + 1) == inc .. '|' then redis.call('HDEL', KEYS[1], fields[i]) end
+end
+redis.call('SREM', KEYS[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[4]) end
+return 1
+`);
+
+/**
+ * KEYS: nodemembers (of the dead incarnation). ARGV: base, incarnation.
+ * Removes a dead incarnation's entries from every room it had members in and
+ * returns {roomId, {peerIds}} per room. Once: the set is deleted, so of the nodes
+ * that find the same node dead exactly one gets its peers (and tells them).
+ */
+export const CLAIM_LOST = lua(`
+local base, inc = ARGV[1], ARGV[2]
+local out = {}
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = base .. 'members:' .. room
+  local fields = redis.call('HGETALL', key)
+  local peers = {}
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i + 1], 1, #inc + 1) == inc .. '|' then
+      redis.call('HDEL', key, fields[i])
+      if string.sub(fields[i], 1, 2) == 'p:' then peers[#peers + 1] = string.sub(fields[i], 3) end
+    end
+  end
+  out[#out + 1] = {room, peers}
+end
+redis.call('DEL', KEYS[1])
+return out
+`);
+
+/** ARGV: channel, message. Returns how many subscribers got it (0: nobody listens there). */
+export const PUBLISH = lua(`return redis.call('PUBLISH', ARGV[1], ARGV[2])`);

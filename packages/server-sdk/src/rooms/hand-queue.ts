@@ -35,6 +35,19 @@ export class HandQueue {
     this.changed();
   }
 
+  /** Puts an entry made elsewhere (another node of the room) in the queue, as it was made. */
+  insert(entry: HandQueueEntry): void {
+    if (this.entries.has(entry.peerId)) return;
+    this.entries.set(entry.peerId, { ...entry });
+    this.changed();
+  }
+
+  /** The peer's raised hand, if it is in the queue. */
+  entry(peerId: string): HandQueueEntry | undefined {
+    const entry = this.entries.get(peerId);
+    return entry ? { ...entry } : undefined;
+  }
+
   /** Takes a hand out of the queue; false if it was not raised. */
   lower(peerId: string): boolean {
     if (!this.entries.delete(peerId)) return false;

@@ -14,6 +14,7 @@ import { assertRateLimit, rateLimited, TokenBuckets, type RateLimit } from '../u
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { validateWorkerPoolOptions, WorkerPool, type WorkerPoolEvents, type WorkerPoolOptions } from '../workers/worker-pool.js';
 import { BanList } from './ban-list.js';
+import type { RoomLink } from './room-link.js';
 import { Room, type RoomEvents, type RoomStats, type RoomView } from './room.js';
 import type { PeerContext, PeerLimits, PlainTransportSettings, RoomOptions, WebRtcTransportSettings } from './types.js';
 
@@ -140,6 +141,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
   /** Identities kept out of rooms (`removePeer` with `ban`). */
   private readonly bans = new BanList();
   private readonly verifier: TokenVerifier | undefined;
+  /** Links each room to its part on other nodes (set by a cluster's MediaNode, see {@link setRoomLinker}). */
+  private roomLinker: ((room: Room) => RoomLink) | undefined;
   private closed = false;
 
   private constructor(
@@ -423,6 +426,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       throw new LecternError(ErrorCode.CLOSED, 'manager closed');
     }
     this.rooms.set(roomId, room);
+    if (this.roomLinker) room.attachLink(this.roomLinker(room));
     room.on('peerJoined', (e) => this.safeEmit('peerJoined', { ...e, roomId }));
     room.on('newProducer', (e) => this.safeEmit('newProducer', { ...e, roomId }));
     room.on('producerClosed', (e) => this.safeEmit('producerClosed', { ...e, roomId }));
@@ -623,4 +627,17 @@ function jsonSize(data: unknown): number {
   } catch {
     throw new LecternError(ErrorCode.INVALID_REQUEST, 'request is not JSON-serialisable');
   }
+}
+
+/**
+ * Makes every room of `manager` — those it has and those it creates — span
+ * nodes through `linker` (a cluster's MediaNode; internal, not part of the
+ * package's API). INVALID_STATE if another linker is set; `undefined` removes
+ * it (rooms keep the links they have until they close).
+ */
+export function setRoomLinker(manager: RoomManager, linker: ((room: Room) => RoomLink) | undefined): Room[] {
+  const internals = manager as unknown as { roomLinker: ((room: Room) => RoomLink) | undefined; rooms: Map<string, Room> };
+  if (linker && internals.roomLinker) throw new LecternError(ErrorCode.INVALID_STATE, 'this RoomManager already belongs to a MediaNode');
+  internals.roomLinker = linker;
+  return [...internals.rooms.values()];
 }

@@ -2,6 +2,7 @@ import type { types } from 'mediasoup';
 import type { MediaSource, NotificationMap, NotificationName, ParsedRequest, PeerRole, ProducerInfo, ResponseMap } from '@lectern/protocol';
 import { ErrorCode, forbidden, invalidState, LecternError } from '../errors.js';
 import type { MediasoupCall } from './mediasoup-call.js';
+import type { PipedProducer, RoomLink } from './room-link.js';
 import { lookup, type Peer, type PeerTransport, type ProducerEntry } from './peer.js';
 import { openServerConsumer, producerWatch, type ProducerWatch, type ServerConsumer, type ServerConsumerOptions } from './server-consumer.js';
 import type { RouterShard, ShardSet } from './shard-set.js';
@@ -16,6 +17,8 @@ export interface RoomMediaContext {
   readonly shards: ShardSet;
   /** The room has closed. */
   readonly closed: boolean;
+  /** The room's part on other nodes (a cluster), if any: their producers can be consumed here. */
+  readonly link: RoomLink | undefined;
   /** Addresses a notification to peers (the room fans it out to the host). */
   notify<N extends NotificationName>(to: string[], name: N, data: NotificationMap[N]): void;
   othersThan(peerId: string): string[];
@@ -23,6 +26,8 @@ export interface RoomMediaContext {
   producerAdded(info: ProducerInfo): void;
   /** A producer is gone: the room tells the other peers and the host. */
   producerClosed(event: { producerId: string; peerId: string }): void;
+  /** A producer was paused or resumed (`info.paused`): the room tells the other peers. */
+  producerPausedChanged(info: ProducerInfo): void;
 }
 
 /**
@@ -222,7 +227,7 @@ export class RoomMedia {
   async pauseForHost(entry: ProducerEntry): Promise<void> {
     if (entry.producer.paused) return;
     await this.ctx.call(entry.producer.pause(), 'pauseProducer');
-    this.ctx.notify(this.ctx.othersThan(entry.peer.id), 'producerPaused', { producerId: entry.producer.id });
+    this.ctx.producerPausedChanged(producerInfo(entry));
   }
 
   async closeProducer(peer: Peer, data: ParsedRequest<'closeProducer'>): Promise<ResponseMap['closeProducer']> {
@@ -233,35 +238,31 @@ export class RoomMedia {
   async pauseProducer(peer: Peer, data: ParsedRequest<'pauseProducer'>): Promise<ResponseMap['pauseProducer']> {
     const entry = peer.producer(data.producerId);
     await this.ctx.call(entry.producer.pause(), 'pauseProducer');
-    this.ctx.notify(this.ctx.othersThan(peer.id), 'producerPaused', { producerId: entry.producer.id });
+    this.ctx.producerPausedChanged(producerInfo(entry));
     return {};
   }
 
   async resumeProducer(peer: Peer, data: ParsedRequest<'resumeProducer'>): Promise<ResponseMap['resumeProducer']> {
     const entry = peer.producer(data.producerId);
     await this.ctx.call(entry.producer.resume(), 'resumeProducer');
-    this.ctx.notify(this.ctx.othersThan(peer.id), 'producerResumed', { producerId: entry.producer.id });
+    this.ctx.producerPausedChanged(producerInfo(entry));
     return {};
   }
 
   // ---------------------------------------------------------------- requests: consumers
 
   async consume(peer: Peer, data: ParsedRequest<'consume'>): Promise<ResponseMap['consume']> {
+    const remote = this.producers.has(data.producerId) ? undefined : this.ctx.link?.remoteProducer(data.producerId);
+    if (remote) return this.consumeRemote(peer, data, remote);
     const entry = lookup(this.producers, data.producerId, 'producer');
     if (entry.peer === peer) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot consume its own producer');
     // Without a transport id: the peer's first WebRTC recv transport (plain peers name theirs).
-    const use = data.transportId ? peer.transport(data.transportId) : peer.defaultRecvTransport();
-    if (!use) throw invalidState('create a recv transport before consuming');
-    if (use.kind === 'webrtc' && use.direction !== 'recv') {
-      throw new LecternError(ErrorCode.INVALID_REQUEST, 'consume needs a transport created with direction "recv"');
-    }
+    const use = this.consumerTransport(peer, data);
     // Idempotent: a client that asks twice (auto-subscribe racing a manual
     // subscribe) gets the same consumer, never a duplicate stream.
     const existing = peer.consumerOf(entry.producer.id);
     if (existing) return consumerResponse(existing, entry);
-    if (peer.consumers.size >= this.ctx.deps.limits.maxConsumersPerPeer) {
-      throw forbidden(`a peer may hold at most ${this.ctx.deps.limits.maxConsumersPerPeer} consumers`);
-    }
+    this.assertConsumerBudget(peer);
     // Same codecs on every router, so the origin router can answer before any pipe is made.
     if (!entry.shard.router.canConsume({ producerId: entry.producer.id, rtpCapabilities: peer.rtpCapabilities })) {
       throw new LecternError(ErrorCode.INCOMPATIBLE_CAPABILITIES, "the peer's RTP capabilities cannot receive this producer");
@@ -285,6 +286,61 @@ export class RoomMedia {
     consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
     this.relayConsumerEvents(peer.id, consumer);
     return consumerResponse(consumer, entry);
+  }
+
+  /**
+   * Consumes a producer of another node of the room: the link brings it here
+   * (one pipe per producer and node), then it is consumed like a local one.
+   */
+  private async consumeRemote(peer: Peer, data: ParsedRequest<'consume'>, info: ProducerInfo): Promise<ResponseMap['consume']> {
+    const link = this.ctx.link!;
+    const use = this.consumerTransport(peer, data);
+    const existing = peer.consumerOf(info.producerId);
+    if (existing) return remoteConsumerResponse(existing, info);
+    this.assertConsumerBudget(peer);
+    const piped: PipedProducer = await link.acquire(info.producerId);
+    if (!piped.shard.router.canConsume({ producerId: info.producerId, rtpCapabilities: peer.rtpCapabilities })) {
+      throw new LecternError(ErrorCode.INCOMPATIBLE_CAPABILITIES, "the peer's RTP capabilities cannot receive this producer");
+    }
+    await this.ctx.shards.ensurePiped(info.producerId, piped.shard, peer.shard!);
+    const consumer = await this.ctx.call(
+      use.transport.consume({
+        producerId: info.producerId,
+        rtpCapabilities: peer.rtpCapabilities,
+        paused: true,
+        appData: { peerId: peer.id, producerPeerId: info.peerId, source: info.source },
+      }),
+      'consume',
+      (c) => c.close(),
+    );
+    if (peer.closed || this.ctx.closed) {
+      consumer.close();
+      throw new LecternError(ErrorCode.CLOSED, 'peer left while consuming');
+    }
+    peer.consumers.set(consumer.id, consumer);
+    link.consumerOpened(info.producerId);
+    consumer.observer.once('close', () => {
+      peer.consumers.delete(consumer.id);
+      link.consumerClosed(info.producerId);
+    });
+    this.relayConsumerEvents(peer.id, consumer);
+    return remoteConsumerResponse(consumer, info);
+  }
+
+  /** The transport a `consume` names (or the peer's first WebRTC recv transport), checked for direction. */
+  private consumerTransport(peer: Peer, data: ParsedRequest<'consume'>): PeerTransport {
+    const use = data.transportId ? peer.transport(data.transportId) : peer.defaultRecvTransport();
+    if (!use) throw invalidState('create a recv transport before consuming');
+    if (use.kind === 'webrtc' && use.direction !== 'recv') {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, 'consume needs a transport created with direction "recv"');
+    }
+    return use;
+  }
+
+  private assertConsumerBudget(peer: Peer): void {
+    if (peer.consumers.size >= this.ctx.deps.limits.maxConsumersPerPeer) {
+      throw forbidden(`a peer may hold at most ${this.ctx.deps.limits.maxConsumersPerPeer} consumers`);
+    }
   }
 
   async pauseConsumer(peer: Peer, data: ParsedRequest<'pauseConsumer'>): Promise<ResponseMap['pauseConsumer']> {
@@ -429,15 +485,20 @@ function producerInfo(entry: ProducerEntry): ProducerInfo {
 }
 
 function consumerResponse(consumer: types.Consumer, entry: ProducerEntry): ResponseMap['consume'] {
+  return remoteConsumerResponse(consumer, producerInfo(entry));
+}
+
+/** The `consume` reply, from what peers see of the producer (its entry here, or another node's info). */
+function remoteConsumerResponse(consumer: types.Consumer, info: ProducerInfo): ResponseMap['consume'] {
   return {
     consumerId: consumer.id,
     producerId: consumer.producerId,
-    peerId: entry.peer.id,
+    peerId: info.peerId,
     kind: consumer.kind,
-    source: entry.source,
+    source: info.source,
     rtpParameters: consumer.rtpParameters,
     type: consumer.type,
     producerPaused: consumer.producerPaused,
-    appData: entry.appData,
+    appData: info.appData,
   };
 }

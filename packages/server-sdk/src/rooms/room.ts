@@ -18,7 +18,8 @@ import { SerialQueue } from '../util/serial-queue.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { HandQueue } from './hand-queue.js';
 import { mediasoupCaller } from './mediasoup-call.js';
-import { lookup, Peer } from './peer.js';
+import { lookup, Peer, type ProducerEntry } from './peer.js';
+import type { RoomChange, RoomLink } from './room-link.js';
 import { RoomMedia } from './room-media.js';
 import type { ProducerWatch, ServerConsumer, ServerConsumerOptions } from './server-consumer.js';
 import { ShardSet, type RouterShard } from './shard-set.js';
@@ -113,6 +114,8 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   private readonly shards: ShardSet;
   private readonly media: RoomMedia;
   private readonly hands: HandQueue;
+  /** The room's part on other nodes (a cluster); undefined on a single node. */
+  private link: RoomLink | undefined;
   private lastSpeaker: string | undefined;
   /** The producer mediasoup's observer named last (announced or not: it may be muted). */
   private observedSpeaker: string | undefined;
@@ -126,6 +129,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     super();
     const call = mediasoupCaller(deps.timeoutMs);
     this.hands = new HandQueue((queue) => {
+      // Every node of the room keeps the whole queue and tells its own peers.
       this.notify([...this.peers.keys()], 'handQueueChanged', { queue });
       this.safeEmit('handQueueChanged', { queue: this.hands.snapshot() });
     });
@@ -146,15 +150,25 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
       get closed() {
         return room.closed;
       },
+      get link() {
+        return room.link;
+      },
       notify: (to, name, data) => this.notify(to, name, data),
       othersThan: (peerId) => this.othersThan(peerId),
       producerAdded: (info) => {
         this.notify(this.othersThan(info.peerId), 'newProducer', info);
         this.safeEmit('newProducer', info);
+        this.link?.publish({ type: 'producerAdded', info });
       },
       producerClosed: (event) => {
         this.notify(this.othersThan(event.peerId), 'producerClosed', event);
         this.safeEmit('producerClosed', event);
+        this.link?.publish({ type: 'producerClosed', ...event });
+      },
+      producerPausedChanged: (info) => {
+        const name = info.paused ? 'producerPaused' : 'producerResumed';
+        this.notify(this.othersThan(info.peerId), name, { producerId: info.producerId });
+        this.link?.publish({ type: name, info });
       },
     });
   }
@@ -253,15 +267,19 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
       ...(displayName !== undefined ? { displayName } : {}),
       appData: data.appData ?? {},
     };
+    // The room's other nodes are known before the reply lists their peers and producers.
+    if (this.link) await this.link.ready;
+    this.assertOpen();
     const peer = new Peer(info, data.rtpCapabilities as types.RtpCapabilities, grants);
     this.peers.set(peerId, peer);
     this.notify(this.othersThan(peerId), 'peerJoined', info);
     this.safeEmit('peerJoined', info);
+    this.link?.publish({ type: 'peerJoined', info });
     return {
       peerId,
       role,
       routerRtpCapabilities: this.routerRtpCapabilities,
-      peers: [...this.peers.values()].filter((p) => p !== peer).map((p) => p.info),
+      peers: [...[...this.peers.values()].filter((p) => p !== peer).map((p) => p.info), ...(this.link?.remotePeers().filter((p) => p.peerId !== peerId) ?? [])],
       producers: this.producerInfos(),
       grants: { ...grants, canPublish: [...grants.canPublish] },
     };
@@ -338,10 +356,10 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     const peer = this.peer(peerId);
     this.hands.limitRequests(peer);
     const event: NotificationMap['gesture'] = { peerId, gesture: data.gesture, phase: data.phase, confidence: data.confidence };
-    const lecturers = [...this.peers.values()].filter((p) => p.info.role === 'lecturer' && p.id !== peerId).map((p) => p.id);
-    if (lecturers.length > 0) this.notify(lecturers, 'gesture', event);
+    this.notifyLecturers(event);
     this.safeEmit('gesture', event);
-    if (data.gesture === 'raised-hand' && data.phase === 'start') this.hands.raise(peer.info, 'gesture');
+    this.link?.publish({ type: 'gesture', event });
+    if (data.gesture === 'raised-hand' && data.phase === 'start') this.raise(peer, 'gesture');
     return {};
   }
 
@@ -349,14 +367,14 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   async raiseHand(peerId: string): Promise<ResponseMap['raiseHand']> {
     const peer = this.peer(peerId);
     this.hands.limitRequests(peer);
-    this.hands.raise(peer.info, 'button');
+    this.raise(peer, 'button');
     return { queue: this.hands.snapshot() };
   }
 
   /** Takes the peer's own hand out of the queue (nothing changes if it was not raised). */
   async lowerHand(peerId: string): Promise<ResponseMap['lowerHand']> {
     this.hands.limitRequests(this.peer(peerId));
-    this.hands.lower(peerId);
+    this.lower(peerId);
     return { queue: this.hands.snapshot() };
   }
 
@@ -369,7 +387,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   /** Grant `roomAdmin` (checked by the request API): takes one peer's hand out of the queue (NOT_FOUND if it is not there). */
   async dismissHand(peerId: string, data: ParsedRequest<'dismissHand'>): Promise<ResponseMap['dismissHand']> {
     this.peer(peerId);
-    if (!this.hands.lower(data.peerId)) throw notFound('raised hand of peer', data.peerId);
+    if (!this.lower(data.peerId)) throw notFound('raised hand of peer', data.peerId);
     return { queue: this.hands.snapshot() };
   }
 
@@ -377,6 +395,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   async clearHandQueue(peerId: string): Promise<ResponseMap['clearHandQueue']> {
     this.peer(peerId);
     this.hands.clear();
+    this.link?.publish({ type: 'handsCleared' });
     return { queue: [] };
   }
 
@@ -471,6 +490,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     this.notify(peerIds, 'roomClosed', { roomId: this.id, ...(reason !== undefined ? { reason } : {}) });
     for (const peerId of peerIds) this.safeEmit('peerLeft', { peerId, reason: 'room-closed' });
     this.deps.bans.roomClosed(this.id);
+    this.link?.close();
     this.safeEmit('close', { roomId: this.id });
   }
 
@@ -482,8 +502,100 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     return { routers, peers: this.peers.size, producers: producers.size, consumers, serverConsumers: serverConsumers.size, pipes };
   }
 
+  /** Producers in the room, as peers see them: this node's, then the other nodes' (a cluster). */
   producerInfos(): ProducerInfo[] {
-    return this.media.producerInfos();
+    const local = this.media.producerInfos();
+    return this.link ? [...local, ...this.link.remoteProducers()] : local;
+  }
+
+  // ---------------------------------------------------------------- a room that spans nodes (the cluster's side)
+
+  /** Connects the room to its part on other nodes (once, before or after peers joined). */
+  attachLink(link: RoomLink): void {
+    if (this.link) throw new LecternError(ErrorCode.INVALID_STATE, `room ${this.id} is already linked to a cluster`);
+    this.link = link;
+  }
+
+  /** This node's own part of the room, for the cluster to announce (at link time and after a Redis outage). */
+  localState(): { peers: PeerInfo[]; producers: ProducerInfo[]; hands: HandQueueEntry[] } {
+    return {
+      peers: [...this.peers.values()].map((p) => p.info),
+      producers: this.media.producerInfos(),
+      hands: this.hands.snapshot().filter((h) => this.peers.has(h.peerId)),
+    };
+  }
+
+  /** The peer joined on another node of the room: its session here ends (`replaced`), as a re-join here would. */
+  replacedElsewhere(peerId: string): void {
+    const peer = this.peers.get(peerId);
+    if (peer) this.removePeer(peer, 'replaced');
+  }
+
+  /** A local producer (the cluster pipes it to other nodes); undefined if it is not on this node. */
+  localProducer(producerId: string): ProducerEntry | undefined {
+    return this.media.producers.get(producerId);
+  }
+
+  /** The router the room's pipes to other nodes use (its first; one is made if the room has none). */
+  async clusterShard(): Promise<RouterShard> {
+    this.assertOpen();
+    await this.shards.ensureRouter();
+    return this.shards.first();
+  }
+
+  /** Makes a producer of one of the room's routers consumable on another (see {@link ShardSet.ensurePiped}). */
+  pipeBetweenRouters(producerId: string, from: RouterShard, to: RouterShard): Promise<void> {
+    return this.shards.ensurePiped(producerId, from, to);
+  }
+
+  /** A producer that came from another node is gone from this one: forget its pipes between routers. */
+  forgetPipedProducer(producerId: string): void {
+    this.shards.forgetProducer(producerId);
+  }
+
+  /**
+   * Applies a change made on another node of the room: this node's peers hear
+   * what they would have heard had it happened here. Host events are not
+   * emitted (each node's host sees its own peers). `producerClosed`,
+   * `producerPaused` and `producerResumed` come after the link closed or
+   * paused its pipe producer, so local consumers already follow.
+   */
+  applyRemote(change: RoomChange): void {
+    if (this.closed) return;
+    const everyone = [...this.peers.keys()];
+    switch (change.type) {
+      case 'peerJoined':
+        if (!this.peers.has(change.info.peerId)) this.notify(everyone, 'peerJoined', change.info);
+        return;
+      case 'peerLeft':
+        if (!this.peers.has(change.peerId)) this.notify(everyone, 'peerLeft', { peerId: change.peerId, reason: change.reason });
+        return;
+      case 'producerAdded':
+        this.notify(everyone, 'newProducer', change.info);
+        return;
+      case 'producerClosed':
+        this.notify(everyone, 'producerClosed', { producerId: change.producerId, peerId: change.peerId });
+        return;
+      case 'producerPaused':
+      case 'producerResumed':
+        this.notify(everyone, change.type, { producerId: change.info.producerId });
+        return;
+      case 'gesture':
+        this.notifyLecturers(change.event);
+        return;
+      case 'caption':
+        this.notify(everyone, 'caption', change.data);
+        return;
+      case 'handRaised':
+        this.hands.insert(change.entry);
+        return;
+      case 'handLowered':
+        this.hands.lower(change.peerId);
+        return;
+      case 'handsCleared':
+        this.hands.clear();
+        return;
+    }
   }
 
   // ---------------------------------------------------------------- internals
@@ -497,7 +609,8 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     const event = { peerId: peer.id, reason };
     this.notify([...this.peers.keys()], 'peerLeft', event);
     this.safeEmit('peerLeft', event);
-    this.hands.lower(peer.id);
+    this.link?.publish({ type: 'peerLeft', ...event });
+    this.lower(peer.id);
   }
 
   private onShardLost(shard: RouterShard): void {
@@ -539,6 +652,26 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   broadcast<N extends RoomBroadcastName>(name: N, data: NotificationMap[N]): void {
     if (this.closed) return;
     this.notify([...this.peers.keys()], name, data);
+    this.link?.publish({ type: name, data });
+  }
+
+  private raise(peer: Peer, source: HandQueueEntry['source']): void {
+    if (this.hands.entry(peer.id)) return;
+    this.hands.raise(peer.info, source);
+    const entry = this.hands.entry(peer.id);
+    if (entry) this.link?.publish({ type: 'handRaised', entry });
+  }
+
+  /** Lowers a hand here and on the room's other nodes; false if it was not raised. */
+  private lower(peerId: string): boolean {
+    if (!this.hands.lower(peerId)) return false;
+    this.link?.publish({ type: 'handLowered', peerId });
+    return true;
+  }
+
+  private notifyLecturers(event: NotificationMap['gesture']): void {
+    const lecturers = [...this.peers.values()].filter((p) => p.info.role === 'lecturer' && p.id !== event.peerId).map((p) => p.id);
+    if (lecturers.length > 0) this.notify(lecturers, 'gesture', event);
   }
 
   private othersThan(peerId: string): string[] {

@@ -66,6 +66,13 @@ export class ShardSet {
     return shard.router.rtpCapabilities;
   }
 
+  /** The room's first router (the cluster's pipes to other nodes live there). */
+  first(): RouterShard {
+    const shard = this.shards[0];
+    if (!shard) throw new LecternError(ErrorCode.OVERLOADED, `room ${this.roomId} has no router (its workers are restarting)`);
+    return shard;
+  }
+
   /** Adds a router when the room has none (at creation, or after its routers were lost with their workers). */
   ensureRouter(): Promise<void> {
     if (this.shards.length > 0) return Promise.resolve();

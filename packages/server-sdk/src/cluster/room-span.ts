@@ -1,0 +1,647 @@
+import type { types } from 'mediasoup';
+import type { HandQueueEntry, PeerInfo, ProducerInfo } from '@lectern/protocol';
+import { ErrorCode, LecternError, notFound } from '../errors.js';
+import type { MediasoupCall } from '../rooms/mediasoup-call.js';
+import type { Room } from '../rooms/room.js';
+import type { PipedProducer, RoomChange, RoomLink } from '../rooms/room-link.js';
+import type { RouterShard } from '../rooms/shard-set.js';
+import { SerialQueue } from '../util/serial-queue.js';
+import type { ClusterKeys } from './keys.js';
+import type { NodeBus } from './node-bus.js';
+import type { ClusterConnection } from './redis-connection.js';
+import { ROOM_LEAVE, ROOM_READ, ROOM_WRITE } from './scripts.js';
+import { memberSchemas, memberValueSchema, roomFrameSchema, type NodeRequestMethod, type NodeRequestParams, type NodeRequestResult, type RoomFrame } from './wire.js';
+
+/** What a {@link RoomSpan} needs of its MediaNode. */
+export interface SpanContext {
+  readonly nodeId: string;
+  readonly incarnation: string;
+  readonly keys: ClusterKeys;
+  readonly connection: ClusterConnection;
+  readonly bus: NodeBus;
+  readonly keyTtlMs: number;
+  readonly pipeListenInfo: types.TransportListenInfo;
+  readonly idlePipeCloseMs: number;
+  /** How long a join waits for the room's shared state before it goes on without it. */
+  readonly readyTimeoutMs: number;
+  readonly call: MediasoupCall;
+  request<M extends NodeRequestMethod>(nodeId: string, method: M, params: NodeRequestParams<M>): Promise<NodeRequestResult<M>>;
+  report(op: string, error: unknown): void;
+  /** The span is done (its room closed, or the node left the cluster). */
+  closed(span: RoomSpan): void;
+}
+
+/** Something of the room that lives on another node. */
+interface Member<T> {
+  readonly nodeId: string;
+  readonly incarnation: string;
+  value: T;
+}
+
+/** This node's end of a pipe pair from another node (this node receives). */
+interface Ingress {
+  readonly transport: types.PipeTransport;
+  readonly shard: RouterShard;
+  readonly nodeId: string;
+  /** The other end's transport id. */
+  readonly egressId: string;
+}
+
+/** This node's end of a pipe pair to another node (this node sends). */
+interface Egress {
+  readonly transport: types.PipeTransport;
+  readonly shard: RouterShard;
+  readonly nodeId: string;
+  readonly ingressId: string;
+  readonly reply: NodeRequestResult<'pipeOpen'>;
+  /** One pipe consumer per producer sent over this pair. */
+  readonly consumers: Map<string, Promise<types.Consumer>>;
+}
+
+type Field = { op: 'set' | 'del' | 'delown' | 'delprefix'; field: string; value?: string };
+
+/**
+ * One room's part in a cluster, on this node: the {@link RoomLink} the room
+ * sees. It
+ * - shares the node's own peers, producers and raised hands in Redis (a hash
+ *   per room) and announces every change on the room's channel;
+ * - keeps the other nodes' members from that hash and channel, and turns their
+ *   changes into notifications for this node's peers (`Room.applyRemote`);
+ * - brings other nodes' producers here over PipeTransport pairs (SRTP, RTX):
+ *   one pair per room and node direction, one pipe per producer and node, made
+ *   on first use and closed after `idlePipeCloseMs` without a local consumer;
+ * - serves the other end of those pairs for this node's producers.
+ * Its transports live on the room's first router, so the room closing closes them.
+ */
+export class RoomSpan implements RoomLink {
+  readonly ready: Promise<void>;
+  readonly roomId: string;
+  readonly #peers = new Map<string, Member<PeerInfo>>();
+  readonly #producers = new Map<string, Member<ProducerInfo>>();
+  /** Remote producers brought here, by producer id. */
+  readonly #pipes = new Map<string, Promise<PipedProducer>>();
+  /** Local consumers of each remote producer, and the timer that closes an unused pipe. */
+  readonly #use = new Map<string, { consumers: number; idle: NodeJS.Timeout | undefined }>();
+  readonly #ingress = new Map<string, Promise<Ingress>>();
+  readonly #egress = new Map<string, Egress>();
+  /** Writes go out in the order the room made its changes. */
+  readonly #writes = new SerialQueue();
+  /** Frames that arrive while the shared state is being read are applied after it. */
+  #buffered: RoomFrame[] | undefined = [];
+  #closed = false;
+  /** A write failed: the next resync re-asserts this node's part. */
+  #dirty = false;
+
+  constructor(
+    private readonly room: Room,
+    private readonly ctx: SpanContext,
+  ) {
+    this.roomId = room.id;
+    const synced = this.#start();
+    // A join waits for the other nodes' state, but not for ever: without Redis the
+    // room serves its local peers and catches up on the next resync.
+    this.ready = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ctx.readyTimeoutMs);
+      timer.unref();
+      void synced.finally(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- RoomLink: what the room sees
+
+  remotePeers(): PeerInfo[] {
+    return [...this.#peers.values()].map((m) => m.value);
+  }
+
+  remoteProducers(): ProducerInfo[] {
+    return [...this.#producers.values()].map((m) => m.value);
+  }
+
+  remoteProducer(producerId: string): ProducerInfo | undefined {
+    return this.#producers.get(producerId)?.value;
+  }
+
+  acquire(producerId: string): Promise<PipedProducer> {
+    let pipe = this.#pipes.get(producerId);
+    if (!pipe) {
+      const member = this.#producers.get(producerId);
+      if (!member) return Promise.reject(notFound('producer', producerId));
+      const made = this.#openPipe(member).catch(async (error: unknown) => {
+        // The other node replaced its end of the pair (it restarted it): one more try on a new pair.
+        if (error instanceof LecternError && error.code === ErrorCode.NOT_FOUND && error.details?.what === 'pipe pair') {
+          await this.#closeIngress(member.nodeId);
+          return this.#openPipe(member);
+        }
+        throw error;
+      });
+      pipe = made;
+      this.#pipes.set(producerId, made);
+      made.then(
+        ({ producer }) => {
+          producer.observer.once('close', () => this.#pipeClosed(producerId, made));
+          if (this.#closed || !this.#producers.has(producerId)) producer.close();
+        },
+        () => {
+          if (this.#pipes.get(producerId) === made) this.#pipes.delete(producerId);
+        },
+      );
+    }
+    return pipe;
+  }
+
+  consumerOpened(producerId: string): void {
+    const use = this.#use.get(producerId) ?? { consumers: 0, idle: undefined };
+    use.consumers += 1;
+    clearTimeout(use.idle);
+    use.idle = undefined;
+    this.#use.set(producerId, use);
+  }
+
+  consumerClosed(producerId: string): void {
+    const use = this.#use.get(producerId);
+    if (!use) return;
+    use.consumers -= 1;
+    if (use.consumers > 0 || this.#closed) return;
+    clearTimeout(use.idle);
+    use.idle = setTimeout(() => {
+      use.idle = undefined;
+      if (use.consumers === 0) void this.#closePipe(producerId);
+    }, this.ctx.idlePipeCloseMs);
+    use.idle.unref();
+  }
+
+  publish(change: RoomChange): void {
+    if (this.#closed) return;
+    this.#write(this.#fieldsOf(change), { from: this.ctx.nodeId, inc: this.ctx.incarnation, change });
+  }
+
+  /** The local room closed (or the node leaves the cluster): its entries go from Redis, the others hear it left. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.ctx.bus.leaveRoom(this.roomId);
+    this.#clearTimers();
+    for (const pipe of this.#pipes.values()) void pipe.then(({ producer }) => producer.close(), () => undefined);
+    for (const ingress of this.#ingress.values()) void ingress.then((i) => i.transport.close(), () => undefined);
+    for (const egress of this.#egress.values()) egress.transport.close();
+    this.#pipes.clear();
+    this.#ingress.clear();
+    this.#egress.clear();
+    this.#peers.clear();
+    this.#producers.clear();
+    const { keys, incarnation } = this.ctx;
+    const frame = JSON.stringify({ from: this.ctx.nodeId, inc: incarnation, left: true });
+    const left = this.#writes
+      .run(() => this.ctx.connection.run('leaveRoom', ROOM_LEAVE, [keys.members(this.roomId), keys.nodeMembers(incarnation)], [keys.roomChannel(this.roomId), incarnation, this.roomId, frame]))
+      .then(
+        () => undefined,
+        (error: unknown) => this.ctx.report('leaveRoom', error),
+      );
+    this.ctx.closed(this);
+    return left;
+  }
+
+  // ---------------------------------------------------------------- the other nodes
+
+  /** The subscriber reconnected (frames may be lost) or a write failed: read the shared state again. */
+  resync(): void {
+    if (this.#closed) return;
+    this.#buffered ??= [];
+    void this.#sync().catch((error: unknown) => this.ctx.report('resync', error));
+  }
+
+  /**
+   * A node incarnation is gone (dead, or restarted): its peers left
+   * (`node-died`), its producers closed, the pipes with it close.
+   */
+  nodeGone(nodeId: string, incarnation: string): void {
+    if (this.#closed) return;
+    for (const [producerId, member] of this.#producers) {
+      if (member.incarnation !== incarnation) continue;
+      this.#producers.delete(producerId);
+      void this.#closePipe(producerId, false);
+      this.room.applyRemote({ type: 'producerClosed', producerId, peerId: member.value.peerId });
+    }
+    for (const [peerId, member] of this.#peers) {
+      if (member.incarnation !== incarnation) continue;
+      this.#peers.delete(peerId);
+      this.room.applyRemote({ type: 'handLowered', peerId });
+      this.room.applyRemote({ type: 'peerLeft', peerId, reason: 'node-died' });
+    }
+    void this.#closeIngress(nodeId);
+    for (const egress of [...this.#egress.values()]) if (egress.nodeId === nodeId) egress.transport.close();
+  }
+
+  // ---------------------------------------------------------------- the origin's end of pipes (requests from other nodes)
+
+  async pipeOpen(from: string, params: NodeRequestParams<'pipeOpen'>): Promise<NodeRequestResult<'pipeOpen'>> {
+    this.#assertOpen();
+    for (const egress of [...this.#egress.values()]) {
+      if (egress.nodeId !== from) continue;
+      if (egress.ingressId === params.ingressId) return egress.reply; // a retry of the same request
+      egress.transport.close(); // the other node made a new end: the old pair is done
+    }
+    const shard = await this.room.clusterShard();
+    const transport = await this.#createPipeTransport(shard, 'egress', from);
+    try {
+      await this.ctx.call(transport.connect({ ip: params.ip, port: params.port, srtpParameters: params.srtpParameters as types.SrtpParameters }), 'connectPipeTransport');
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    this.#assertOpen(transport);
+    const reply = { egressId: transport.id, ...tupleOf(transport) };
+    const egress: Egress = { transport, shard, nodeId: from, ingressId: params.ingressId, reply, consumers: new Map() };
+    this.#egress.set(transport.id, egress);
+    transport.observer.once('close', () => this.#egress.delete(transport.id));
+    return reply;
+  }
+
+  async pipeProducer(params: NodeRequestParams<'pipeProducer'>): Promise<NodeRequestResult<'pipeProducer'>> {
+    this.#assertOpen();
+    const egress = this.#egress.get(params.egressId);
+    if (!egress) throw notFound('pipe pair', params.egressId);
+    const entry = this.room.localProducer(params.producerId);
+    if (!entry) throw notFound('producer', params.producerId);
+    let made = egress.consumers.get(params.producerId);
+    if (!made) {
+      const pending = (async () => {
+        await this.room.pipeBetweenRouters(params.producerId, entry.shard, egress.shard);
+        const consumer = await this.ctx.call(egress.transport.consume({ producerId: params.producerId }), 'pipeConsume', (c) => c.close());
+        consumer.observer.once('close', () => {
+          if (egress.consumers.get(params.producerId) === pending) egress.consumers.delete(params.producerId);
+        });
+        return consumer;
+      })();
+      made = pending;
+      egress.consumers.set(params.producerId, pending);
+      pending.catch(() => {
+        if (egress.consumers.get(params.producerId) === pending) egress.consumers.delete(params.producerId);
+      });
+    }
+    const consumer = await made;
+    return { kind: consumer.kind, rtpParameters: consumer.rtpParameters as NodeRequestResult<'pipeProducer'>['rtpParameters'], paused: consumer.producerPaused };
+  }
+
+  async pipeRelease(params: NodeRequestParams<'pipeRelease'>): Promise<NodeRequestResult<'pipeRelease'>> {
+    const made = this.#egress.get(params.egressId)?.consumers.get(params.producerId);
+    if (made) (await made.catch(() => undefined))?.close();
+    return {};
+  }
+
+  // ---------------------------------------------------------------- internals: shared state
+
+  async #start(): Promise<void> {
+    try {
+      await this.ctx.bus.joinRoom(this.roomId, (frame) => this.#receive(frame));
+      await this.#sync();
+    } catch (error) {
+      this.#dirty = true;
+      this.ctx.report('joinRoom', error);
+    }
+  }
+
+  /** Re-asserts this node's part, reads the others', and applies the difference (then the frames that came meanwhile). */
+  async #sync(): Promise<void> {
+    const { keys } = this.ctx;
+    const mine = this.room.localState();
+    const fields: Field[] = [
+      ...mine.peers.map((info) => this.#set('p', info.peerId, info)),
+      ...mine.producers.map((info) => this.#set('r', info.producerId, info)),
+      ...mine.hands.map((entry) => this.#set('h', entry.peerId, entry)),
+    ];
+    if (fields.length > 0) await this.#writes.run(() => this.#runWrite(fields, ''));
+    this.#dirty = false;
+    const flat = (await this.ctx.connection.run('readRoom', ROOM_READ, [keys.members(this.roomId)], [])) as string[];
+    if (this.#closed) return;
+    const peers = new Map<string, Member<PeerInfo>>();
+    const producers = new Map<string, Member<ProducerInfo>>();
+    const hands = new Map<string, HandQueueEntry>();
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const parsed = parseMember(flat[i]!, flat[i + 1]!);
+      if (!parsed || parsed.member.incarnation === this.ctx.incarnation) continue;
+      if (parsed.kind === 'p') peers.set(parsed.id, parsed.member as Member<PeerInfo>);
+      else if (parsed.kind === 'r') producers.set(parsed.id, parsed.member as Member<ProducerInfo>);
+      else hands.set(parsed.id, parsed.member.value as HandQueueEntry);
+    }
+    for (const [id, member] of this.#producers) {
+      if (producers.has(id)) continue;
+      this.#producers.delete(id);
+      void this.#closePipe(id, false);
+      this.room.applyRemote({ type: 'producerClosed', producerId: id, peerId: member.value.peerId });
+    }
+    for (const [id] of this.#peers) {
+      if (peers.has(id)) continue;
+      this.#peers.delete(id);
+      this.room.applyRemote({ type: 'peerLeft', peerId: id, reason: 'left' });
+    }
+    for (const [id, member] of peers) if (!this.#peers.has(id)) this.#remotePeerJoined(member);
+    for (const [id, member] of producers) {
+      const known = this.#producers.get(id);
+      if (!known) {
+        this.#producers.set(id, member);
+        this.room.applyRemote({ type: 'producerAdded', info: member.value });
+      } else if (known.value.paused !== member.value.paused) {
+        this.#producerPausedChanged(member.value);
+      }
+    }
+    for (const entry of this.room.handQueueSnapshot()) {
+      if (!this.room.hasPeer(entry.peerId) && !hands.has(entry.peerId)) this.room.applyRemote({ type: 'handLowered', peerId: entry.peerId });
+    }
+    for (const entry of hands.values()) this.room.applyRemote({ type: 'handRaised', entry });
+    const buffered = this.#buffered ?? [];
+    this.#buffered = undefined;
+    for (const frame of buffered) this.#apply(frame);
+  }
+
+  #receive(raw: unknown): void {
+    if (this.#closed) return;
+    const parsed = roomFrameSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.ctx.report('roomFrame', new LecternError(ErrorCode.INVALID_REQUEST, `dropped a bad frame in room ${this.roomId}`));
+      return;
+    }
+    const frame = parsed.data as RoomFrame;
+    if (frame.inc === this.ctx.incarnation) return; // our own
+    if (this.#buffered) this.#buffered.push(frame);
+    else this.#apply(frame);
+  }
+
+  #apply(frame: RoomFrame): void {
+    if (this.#closed) return;
+    if (frame.left) {
+      this.#nodeLeft(frame.from, frame.inc);
+      return;
+    }
+    const change = frame.change;
+    if (!change) return;
+    const from = { nodeId: frame.from, incarnation: frame.inc };
+    switch (change.type) {
+      case 'peerJoined':
+        this.#remotePeerJoined({ ...from, value: change.info });
+        return;
+      case 'peerLeft': {
+        // Only the node that holds the peer now speaks for it: a peer that moved stays.
+        if (this.#peers.get(change.peerId)?.incarnation !== frame.inc) return;
+        this.#peers.delete(change.peerId);
+        this.room.applyRemote(change);
+        return;
+      }
+      case 'producerAdded':
+        if (this.#producers.has(change.info.producerId)) return;
+        this.#producers.set(change.info.producerId, { ...from, value: change.info });
+        this.room.applyRemote(change);
+        return;
+      case 'producerClosed':
+        if (!this.#producers.delete(change.producerId)) return;
+        void this.#closePipe(change.producerId, false);
+        this.room.applyRemote(change);
+        return;
+      case 'producerPaused':
+      case 'producerResumed':
+        this.#producerPausedChanged(change.info);
+        return;
+      default:
+        this.room.applyRemote(change);
+    }
+  }
+
+  #remotePeerJoined(member: Member<PeerInfo>): void {
+    const peerId = member.value.peerId;
+    // The same identity joined on another node: its session here ends.
+    if (this.room.hasPeer(peerId)) this.room.replacedElsewhere(peerId);
+    const known = this.#peers.has(peerId);
+    this.#peers.set(peerId, member);
+    if (!known) this.room.applyRemote({ type: 'peerJoined', info: member.value });
+  }
+
+  #producerPausedChanged(info: ProducerInfo): void {
+    const member = this.#producers.get(info.producerId);
+    if (!member || member.value.paused === info.paused) return;
+    member.value = info;
+    const pipe = this.#pipes.get(info.producerId);
+    const apply = pipe
+      ? pipe.then(({ producer }) => (this.#producers.get(info.producerId)?.value.paused ? producer.pause() : producer.resume())).catch(() => undefined)
+      : Promise.resolve();
+    // The pipe producer follows first, so local consumers hear consumerPaused with it.
+    void apply.then(() => this.room.applyRemote({ type: info.paused ? 'producerPaused' : 'producerResumed', info }));
+  }
+
+  /** A node left the room cleanly: whatever of it is still known goes, with the pipes. */
+  #nodeLeft(nodeId: string, incarnation: string): void {
+    for (const [producerId, member] of this.#producers) {
+      if (member.incarnation !== incarnation) continue;
+      this.#producers.delete(producerId);
+      void this.#closePipe(producerId, false);
+      this.room.applyRemote({ type: 'producerClosed', producerId, peerId: member.value.peerId });
+    }
+    for (const [peerId, member] of this.#peers) {
+      if (member.incarnation !== incarnation) continue;
+      this.#peers.delete(peerId);
+      this.room.applyRemote({ type: 'peerLeft', peerId, reason: 'left' });
+    }
+    void this.#closeIngress(nodeId);
+    for (const egress of [...this.#egress.values()]) if (egress.nodeId === nodeId) egress.transport.close();
+  }
+
+  /** What a change does to this node's entries in the room's hash. */
+  #fieldsOf(change: RoomChange): Field[] {
+    switch (change.type) {
+      case 'peerJoined':
+        return [this.#set('p', change.info.peerId, change.info)];
+      case 'peerLeft':
+        return [{ op: 'delown', field: `p:${change.peerId}` }];
+      case 'producerAdded':
+      case 'producerPaused':
+      case 'producerResumed':
+        return [this.#set('r', change.info.producerId, change.info)];
+      case 'producerClosed':
+        return [{ op: 'delown', field: `r:${change.producerId}` }];
+      case 'handRaised':
+        return [this.#set('h', change.entry.peerId, change.entry)];
+      case 'handLowered':
+        return [{ op: 'del', field: `h:${change.peerId}` }];
+      case 'handsCleared':
+        return [{ op: 'delprefix', field: 'h:' }];
+      case 'gesture':
+      case 'caption':
+        return [];
+    }
+  }
+
+  #set(kind: 'p' | 'r' | 'h', id: string, value: unknown): Field {
+    return { op: 'set', field: `${kind}:${id}`, value: `${this.ctx.incarnation}|${JSON.stringify({ n: this.ctx.nodeId, v: value })}` };
+  }
+
+  #write(fields: Field[], frame: RoomFrame): void {
+    void this.#writes.run(() => this.#runWrite(fields, JSON.stringify(frame))).catch((error: unknown) => {
+      // The others missed it: they catch up when this node re-asserts its part.
+      this.#dirty = true;
+      this.ctx.report('roomWrite', error);
+    });
+  }
+
+  #runWrite(fields: Field[], message: string): Promise<unknown> {
+    const { keys, incarnation } = this.ctx;
+    const args = [keys.roomChannel(this.roomId), String(this.ctx.keyTtlMs), this.roomId, message, incarnation];
+    for (const f of fields) args.push(f.op, f.field, f.value ?? '');
+    return this.ctx.connection.run('roomWrite', ROOM_WRITE, [keys.members(this.roomId), keys.nodeMembers(incarnation)], args);
+  }
+
+  /** Whether a write failed since the last sync (the MediaNode resyncs such spans when Redis is back). */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  // ---------------------------------------------------------------- internals: pipes
+
+  async #openPipe(member: Member<ProducerInfo>): Promise<PipedProducer> {
+    const ingress = await this.#ingressFrom(member.nodeId);
+    const producerId = member.value.producerId;
+    const reply = await this.ctx.request(member.nodeId, 'pipeProducer', { roomId: this.roomId, egressId: ingress.egressId, producerId });
+    this.#assertOpen(ingress.transport);
+    const producer = await this.ctx.call(
+      ingress.transport.produce({
+        id: producerId,
+        kind: reply.kind,
+        rtpParameters: reply.rtpParameters as types.RtpParameters,
+        paused: reply.paused,
+        appData: { remoteNodeId: member.nodeId, peerId: member.value.peerId, source: member.value.source },
+      }),
+      'pipeProduce',
+      (p) => p.close(),
+    );
+    // The producer changed while the pipe was being made: follow what is known now.
+    const known = this.#producers.get(producerId);
+    if (known && known.value.paused !== producer.paused) await this.ctx.call(known.value.paused ? producer.pause() : producer.resume(), 'pipePause').catch(() => undefined);
+    return { producer, shard: ingress.shard };
+  }
+
+  #ingressFrom(nodeId: string): Promise<Ingress> {
+    let ingress = this.#ingress.get(nodeId);
+    if (!ingress) {
+      const made = this.#openIngress(nodeId);
+      ingress = made;
+      this.#ingress.set(nodeId, made);
+      made.then(
+        (i) => i.transport.observer.once('close', () => {
+          if (this.#ingress.get(nodeId) === made) this.#ingress.delete(nodeId);
+        }),
+        () => {
+          if (this.#ingress.get(nodeId) === made) this.#ingress.delete(nodeId);
+        },
+      );
+    }
+    return ingress;
+  }
+
+  async #openIngress(nodeId: string): Promise<Ingress> {
+    const shard = await this.room.clusterShard();
+    const transport = await this.#createPipeTransport(shard, 'ingress', nodeId);
+    try {
+      const reply = await this.ctx.request(nodeId, 'pipeOpen', { roomId: this.roomId, ingressId: transport.id, ...tupleOf(transport) });
+      await this.ctx.call(transport.connect({ ip: reply.ip, port: reply.port, srtpParameters: reply.srtpParameters as types.SrtpParameters }), 'connectPipeTransport');
+      this.#assertOpen(transport);
+      return { transport, shard, nodeId, egressId: reply.egressId };
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+  }
+
+  async #closeIngress(nodeId: string): Promise<void> {
+    const ingress = this.#ingress.get(nodeId);
+    if (!ingress) return;
+    this.#ingress.delete(nodeId);
+    (await ingress.catch(() => undefined))?.transport.close();
+  }
+
+  #createPipeTransport(shard: RouterShard, end: 'ingress' | 'egress', nodeId: string): Promise<types.PipeTransport> {
+    return this.ctx.call(
+      shard.router.createPipeTransport({
+        listenInfo: this.ctx.pipeListenInfo,
+        enableSrtp: true,
+        enableRtx: true,
+        appData: { roomId: this.roomId, cluster: end, nodeId },
+      }),
+      'createPipeTransport',
+      (t) => t.close(),
+    );
+  }
+
+  /** Closes a remote producer's pipe here; `release` also tells its node to stop sending. */
+  async #closePipe(producerId: string, release = true): Promise<void> {
+    const pipe = this.#pipes.get(producerId);
+    const use = this.#use.get(producerId);
+    clearTimeout(use?.idle);
+    if (!pipe) return;
+    this.#pipes.delete(producerId);
+    const piped = await pipe.catch(() => undefined);
+    if (!piped) return;
+    piped.producer.close();
+    if (!release) return;
+    const member = this.#producers.get(producerId);
+    const ingress = member ? await this.#ingress.get(member.nodeId)?.catch(() => undefined) : undefined;
+    if (!member || !ingress) return;
+    await this.ctx
+      .request(member.nodeId, 'pipeRelease', { roomId: this.roomId, egressId: ingress.egressId, producerId })
+      .catch((error: unknown) => this.ctx.report('pipeRelease', error));
+  }
+
+  #pipeClosed(producerId: string, pipe: Promise<PipedProducer>): void {
+    if (this.#pipes.get(producerId) === pipe) this.#pipes.delete(producerId);
+    this.room.forgetPipedProducer(producerId);
+    const use = this.#use.get(producerId);
+    if (use && use.consumers <= 0) {
+      clearTimeout(use.idle);
+      this.#use.delete(producerId);
+    }
+  }
+
+  #clearTimers(): void {
+    for (const use of this.#use.values()) clearTimeout(use.idle);
+    this.#use.clear();
+  }
+
+  #assertOpen(transport?: types.Transport): void {
+    if (this.#closed || this.room.isClosed) {
+      transport?.close();
+      throw new LecternError(ErrorCode.CLOSED, `room ${this.roomId} is closed on this node`);
+    }
+    if (transport?.closed) throw new LecternError(ErrorCode.CLOSED, 'the pipe transport closed');
+  }
+
+  stats(): { pipesIn: number; pipesOut: number; remotePeers: number; remoteProducers: number } {
+    let pipesOut = 0;
+    for (const egress of this.#egress.values()) pipesOut += egress.consumers.size;
+    return { pipesIn: this.#pipes.size, pipesOut, remotePeers: this.#peers.size, remoteProducers: this.#producers.size };
+  }
+}
+
+/** Where a pipe transport receives, as the other node must send to it. */
+function tupleOf(transport: types.PipeTransport): { ip: string; port: number; srtpParameters: { cryptoSuite: string; keyBase64: string } } {
+  const { srtpParameters } = transport;
+  if (!srtpParameters) throw new LecternError(ErrorCode.INTERNAL, 'a pipe transport without SRTP parameters');
+  return { ip: transport.tuple.localAddress, port: transport.tuple.localPort, srtpParameters };
+}
+
+/** One field of a room's hash, or undefined for anything malformed (skipped). */
+function parseMember(field: string, raw: string): { kind: 'p' | 'r' | 'h'; id: string; member: Member<unknown> } | undefined {
+  const kind = field.slice(0, 1);
+  if (field[1] !== ':' || (kind !== 'p' && kind !== 'r' && kind !== 'h')) return undefined;
+  const bar = raw.indexOf('|');
+  if (bar <= 0) return undefined;
+  try {
+    const outer = memberValueSchema.safeParse(JSON.parse(raw.slice(bar + 1)));
+    if (!outer.success) return undefined;
+    const value = memberSchemas[kind].safeParse(outer.data.v);
+    if (!value.success) return undefined;
+    return { kind, id: field.slice(2), member: { nodeId: outer.data.n, incarnation: raw.slice(0, bar), value: value.data } };
+  } catch {
+    return undefined;
+  }
+}
+

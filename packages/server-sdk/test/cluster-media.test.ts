@@ -1,0 +1,212 @@
+/**
+ * MediaNode in one process: two RoomManagers (a worker each) as two nodes of a
+ * cluster over a real redis-server, real WebRTC peers (werift). A room spans
+ * both: remote producers are listed, consumed through PipeTransport pairs and
+ * followed (pause, resume, close); hands and gestures cross nodes; a peer that
+ * re-joins on the other node ends its old session; an idle pipe closes; a node
+ * declared dead is cleaned up and its peers are claimed once; no keys remain.
+ * (The multi-process tests with kill -9 are in examples/cluster/test.)
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { Notification } from '@lectern/protocol';
+import { RoomTestPeer, startRedis, waitFor, type TestRedis } from '@lectern/testkit';
+import { RoomManager } from '@lectern/server-sdk';
+import { MediaNode, NodeRegistry, RoomDirectory } from '@lectern/server-sdk/cluster';
+import { scanKeys } from './cluster-helpers.js';
+
+let server: TestRedis;
+let inspect: Redis;
+let prefixes = 0;
+
+before(async () => {
+  server = await startRedis();
+  inspect = new Redis(server.url);
+});
+after(async () => {
+  await inspect?.quit();
+  await server?.stop();
+});
+
+interface TestNode {
+  nodeId: string;
+  manager: RoomManager;
+  registry: NodeRegistry;
+  directory: RoomDirectory;
+  node: MediaNode;
+  notes: Notification[];
+  lost: Array<{ roomId: string; nodeId: string; peerIds: string[]; reason: string }>;
+  errors: unknown[];
+  /** The node's own Redis client, when it was given one (to cut it off). */
+  redis?: Redis;
+}
+
+async function startNode(prefix: string, nodeId: string, options: { idlePipeCloseMs?: number; ownClient?: boolean } = {}): Promise<TestNode> {
+  const manager = await RoomManager.create({ workers: { numWorkers: 1 }, emptyRoomTimeoutMs: null });
+  const redis = options.ownClient ? new Redis(server.url, { maxRetriesPerRequest: 0 }) : undefined;
+  const common = { keyPrefix: prefix, nodeId, heartbeatMs: 200, deadAfterMs: 600, load: () => manager.loadEstimate };
+  const registry = redis ? new NodeRegistry({ ...common, redis }) : new NodeRegistry({ ...common, url: server.url });
+  const directory = new RoomDirectory(registry);
+  const node = await MediaNode.create({
+    manager,
+    registry,
+    directory,
+    pipeListenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+    ...(options.idlePipeCloseMs !== undefined ? { idlePipeCloseMs: options.idlePipeCloseMs } : {}),
+  });
+  const t: TestNode = { nodeId, manager, registry, directory, node, notes: [], lost: [], errors: [], ...(redis ? { redis } : {}) };
+  manager.on('notification', (n) => t.notes.push(n));
+  node.on('notification', (n) => t.notes.push(n));
+  node.on('peersLost', (e) => t.lost.push(e));
+  node.on('clusterError', (e) => t.errors.push(e));
+  return t;
+}
+
+async function stopNode(t: TestNode): Promise<void> {
+  await t.node.close();
+  t.directory.close();
+  await t.registry.close();
+  t.manager.close();
+}
+
+const request = (t: TestNode, roomId: string, peerId: string, role: 'lecturer' | 'student') => (method: string, data: unknown) =>
+  t.manager.handle({ roomId, peerId, role }, method, data);
+
+const notesFor = (t: TestNode, peerId: string, name: string) => t.notes.filter((n) => n.to.includes(peerId) && n.name === name);
+
+describe('MediaNode: one room over two nodes', () => {
+  test('remote producers are listed, piped once per node, followed, and released', async () => {
+    const prefix = `cm${++prefixes}:`;
+    const a = await startNode(prefix, 'node-a', { idlePipeCloseMs: 300 });
+    const b = await startNode(prefix, 'node-b', { idlePipeCloseMs: 300 });
+    const peers: RoomTestPeer[] = [];
+    try {
+      const lecturer = await RoomTestPeer.join(request(a, 'physics', 'lecturer-1', 'lecturer'));
+      peers.push(lecturer);
+      const producerId = await lecturer.produceAudio();
+
+      // A student on B: the join reply lists A's lecturer and producer.
+      const s1 = await RoomTestPeer.join(request(b, 'physics', 'student-1', 'student'));
+      peers.push(s1);
+      assert.deepEqual(
+        s1.joined.producers.map((p) => p.producerId),
+        [producerId],
+      );
+      const consumer1 = await s1.consume(producerId);
+      await waitFor('student-1 on node B receives the lecturer from node A', () => consumer1.packets() > 20, 10_000);
+
+      // A second student on B shares the pipe: one pipe in, one out.
+      const s2 = await RoomTestPeer.join(request(b, 'physics', 'student-2', 'student'));
+      peers.push(s2);
+      const consumer2 = await s2.consume(producerId);
+      await waitFor('student-2 on node B receives too', () => consumer2.packets() > 20, 10_000);
+      assert.equal(b.node.stats().pipesIn, 1);
+      assert.equal(a.node.stats().pipesOut, 1);
+      assert.equal(b.node.stats().remotePeers, 1);
+      // The lecturer on A heard about both students from B.
+      await waitFor('peerJoined crosses nodes', () => notesFor(a, 'lecturer-1', 'peerJoined').length === 2, 5000);
+
+      // Pause and resume follow: remote consumers are paused with the producer.
+      await lecturer.request('pauseProducer', { producerId });
+      await waitFor('consumerPaused on node B', () => notesFor(b, 'student-1', 'consumerPaused').length === 1, 5000);
+      assert.equal(notesFor(b, 'student-2', 'producerPaused').length, 1);
+      await lecturer.request('resumeProducer', { producerId });
+      await waitFor('consumerResumed on node B', () => notesFor(b, 'student-1', 'consumerResumed').length === 1, 5000);
+      const before = consumer1.packets();
+      await waitFor('media flows again after resume', () => consumer1.packets() > before + 20, 10_000);
+
+      // Hands and gestures cross nodes: the lecturer on A sees a student of B.
+      await s1.request('raiseHand', {});
+      await waitFor('the hand of a student on B reaches the lecturer on A', () => notesFor(a, 'lecturer-1', 'handQueueChanged').some((n) => (n.data as { queue: unknown[] }).queue.length === 1), 5000);
+      const queue = (await lecturer.request('getHandQueue', {})) as { queue: Array<{ peerId: string }> };
+      assert.deepEqual(queue.queue.map((h) => h.peerId), ['student-1']);
+      await lecturer.request('dismissHand', { peerId: 'student-1' });
+      await waitFor('the dismissal reaches node B', () => notesFor(b, 'student-1', 'handQueueChanged').some((n) => (n.data as { queue: unknown[] }).queue.length === 0), 5000);
+      await s2.request('sendGesture', { gesture: 'thumbs-up', phase: 'start', confidence: 0.9 });
+      await waitFor('a gesture on B reaches the lecturer on A', () => notesFor(a, 'lecturer-1', 'gesture').length === 1, 5000);
+
+      // Both students stop consuming: the pipe closes after idlePipeCloseMs, on both ends.
+      await s1.leave();
+      await s2.request('leave', {});
+      await waitFor('the idle pipe closed on both nodes', () => b.node.stats().pipesIn === 0 && a.node.stats().pipesOut === 0, 5000);
+
+      // Closing the producer tells remote peers; a later student is piped afresh.
+      const s3 = await RoomTestPeer.join(request(b, 'physics', 'student-3', 'student'));
+      peers.push(s3);
+      const consumer3 = await s3.consume(producerId);
+      await waitFor('a later student gets a new pipe', () => consumer3.packets() > 20, 10_000);
+      await lecturer.request('closeProducer', { producerId });
+      await waitFor('consumerClosed on node B', () => notesFor(b, 'student-3', 'consumerClosed').length === 1, 5000);
+      assert.equal(notesFor(b, 'student-3', 'producerClosed').length, 1);
+      await waitFor('the closed producer\'s pipe is gone', () => b.node.stats().pipesIn === 0, 5000);
+      assert.deepEqual(a.errors, []);
+      assert.deepEqual(b.errors, []);
+    } finally {
+      for (const p of peers) await p.close().catch(() => undefined);
+      await stopNode(b);
+      await stopNode(a);
+    }
+    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+  });
+
+  test('a peer that re-joins on another node ends its old session; a node cut off is declared dead, its peers claimed once, and a re-join brings media back', async () => {
+    const prefix = `cm${++prefixes}:`;
+    const a = await startNode(prefix, 'node-a', { ownClient: true });
+    const b = await startNode(prefix, 'node-b');
+    const c = await startNode(prefix, 'node-c');
+    const peers: RoomTestPeer[] = [];
+    try {
+      const lecturer = await RoomTestPeer.join(request(a, 'chem', 'lecturer-1', 'lecturer'));
+      peers.push(lecturer);
+      const producerId = await lecturer.produceAudio();
+      const onB = await RoomTestPeer.join(request(b, 'chem', 'student-b', 'student'));
+      const onC = await RoomTestPeer.join(request(c, 'chem', 'student-c', 'student'));
+      peers.push(onB, onC);
+      const fromC = await onC.consume(producerId);
+      await waitFor('student on C receives', () => fromC.packets() > 10, 10_000);
+
+      // student-b moves to C: B ends its session there ('replaced'); A never hears it left.
+      const moved = await RoomTestPeer.join(request(c, 'chem', 'student-b', 'student'));
+      peers.push(moved);
+      await waitFor('the old session on B ended', () => !b.manager.getRoom('chem')?.hasPeer('student-b'), 5000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(notesFor(a, 'lecturer-1', 'peerLeft').length, 0, 'the lecturer never saw the moved student leave');
+
+      // Node A is cut off from Redis (its heartbeats stop, as in a crash): the others declare it dead.
+      a.redis!.disconnect();
+      await waitFor("a survivor claims the dead node's peers", () => b.lost.length + c.lost.length > 0, 5000);
+      await waitFor('the consumer of the dead node\'s producer closed', () => notesFor(c, 'student-c', 'consumerClosed').length === 1, 5000);
+      assert.equal(notesFor(c, 'student-c', 'producerClosed').length, 1);
+      assert.deepEqual(
+        notesFor(c, 'student-c', 'peerLeft').map((n) => n.data),
+        [{ peerId: 'lecturer-1', reason: 'node-died' }],
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const lost = [...b.lost, ...c.lost];
+      assert.equal(lost.length, 1, "exactly one node tells the dead node's peers");
+      assert.deepEqual(lost[0], { roomId: 'chem', nodeId: 'node-a', peerIds: ['lecturer-1'], reason: 'node-died' });
+      const told = [...b.notes, ...c.notes].filter((n) => n.name === 'reconnectRequired');
+      assert.deepEqual(told.map((n) => n.to), [['lecturer-1']]);
+      assert.equal(c.node.stats().pipesIn, 0, 'the pipe from the dead node closed');
+
+      // The lecturer re-joins on B and publishes again: the student on C receives it.
+      const back = await RoomTestPeer.join(request(b, 'chem', 'lecturer-1', 'lecturer'));
+      peers.push(back);
+      const again = await back.produceAudio();
+      await waitFor('newProducer reaches C', () => notesFor(c, 'student-c', 'newProducer').some((n) => (n.data as { producerId: string }).producerId === again), 5000);
+      const fromB = await onC.consume(again);
+      await waitFor('media back after the re-join', () => fromB.packets() > 10, 10_000);
+    } finally {
+      for (const p of peers) await p.close().catch(() => undefined);
+      await stopNode(c);
+      await stopNode(b);
+      await a.node.close();
+      a.directory.close();
+      await a.registry.close();
+      a.manager.close();
+    }
+    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+  });
+});
+
