@@ -1,8 +1,8 @@
 import type { types } from 'mediasoup';
 import type { Notification } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound, toLecternError } from '../errors.js';
-import { mediasoupCaller } from '../rooms/mediasoup-call.js';
-import { RoomManager, setRoomLinker } from '../rooms/room-manager.js';
+import type { MediasoupCall } from '../rooms/mediasoup-call.js';
+import type { RoomManager } from '../rooms/room-manager.js';
 import type { Room } from '../rooms/room.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { NodeBus } from './node-bus.js';
@@ -109,7 +109,12 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
   };
   #closed = false;
 
-  private constructor(options: MediaNodeOptions, context: RegistryContext) {
+  private constructor(
+    options: MediaNodeOptions,
+    context: RegistryContext,
+    call: MediasoupCall,
+    private readonly linkRooms: RoomLinker,
+  ) {
     super();
     this.#manager = options.manager;
     this.#registry = options.registry;
@@ -138,7 +143,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
       pipeListenInfo: options.pipeListenInfo,
       idlePipeCloseMs: options.idlePipeCloseMs ?? 30_000,
       readyTimeoutMs: requestTimeoutMs,
-      call: mediasoupCaller(options.manager.pool.requestTimeoutMs),
+      call,
       request: (nodeId, method, params) => node.#request(nodeId, method, params),
       report: (op, error) => node.#report(op, error),
       closed: (span) => node.#spanClosed(span),
@@ -156,17 +161,20 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
    * INVALID_STATE if the manager already belongs to a MediaNode.
    */
   static async create(options: MediaNodeOptions): Promise<MediaNode> {
-    validateOptions(options);
+    // Loaded here, not at import: a host that only places rooms (a signaling tier
+    // with a RoomDirectory) imports the cluster entry without mediasoup.
+    const [{ RoomManager, setRoomLinker }, { mediasoupCaller }] = await Promise.all([import('../rooms/room-manager.js'), import('../rooms/mediasoup-call.js')]);
+    validateOptions(options, RoomManager);
     const context = registryContext(options.registry);
     try {
       await options.registry.start();
     } catch (error) {
       if (!(error instanceof LecternError && error.code === ErrorCode.INVALID_STATE)) throw error;
     }
-    const node = new MediaNode(options, context);
+    const node = new MediaNode(options, context, mediasoupCaller(options.manager.pool.requestTimeoutMs), setRoomLinker);
     try {
       await node.#bus.start((method, params, from) => node.#serve(method, params, from));
-      const existing = setRoomLinker(options.manager, (room) => node.#link(room));
+      const existing = node.linkRooms(options.manager, (room) => node.#link(room));
       for (const room of existing) if (!room.isClosed) room.attachLink(node.#link(room));
     } catch (error) {
       clearInterval(node.#resyncTimer);
@@ -215,7 +223,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
     clearInterval(this.#resyncTimer);
     this.#registry.off('nodeDown', this.#onNodeDown);
     this.#registry.off('registered', this.#onRegistered);
-    setRoomLinker(this.#manager, undefined);
+    this.linkRooms(this.#manager, undefined);
     const closing = [...this.#spans.values()].map(({ span }) => span.close());
     await Promise.all(closing);
     await this.#bus.close();
@@ -315,10 +323,12 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
   }
 }
 
-function validateOptions(options: MediaNodeOptions): void {
+type RoomLinker = (manager: RoomManager, linker: ((room: Room) => RoomSpan) | undefined) => Room[];
+
+function validateOptions(options: MediaNodeOptions, managerClass: typeof RoomManager): void {
   const bad = (message: string) => new LecternError(ErrorCode.INVALID_CONFIG, `MediaNode: ${message}`);
   if (typeof options !== 'object' || options === null) throw bad('needs options');
-  if (!(options.manager instanceof RoomManager)) throw bad('manager must be a RoomManager');
+  if (!(options.manager instanceof managerClass)) throw bad('manager must be a RoomManager');
   if (options.manager.isClosed) throw bad('the manager is closed');
   if (typeof options.directory !== 'object' || options.directory === null) throw bad('directory must be the RoomDirectory of the registry');
   const listen = options.pipeListenInfo;
