@@ -115,7 +115,7 @@ test('removePeer closes the peer\'s media; a lecturer cannot remove itself; the 
   assert.deepEqual(manager.getRoom('admin-remove')!.producerInfos().map((p) => p.peerId), ['s2'], 'and its producer');
   // Its own requests now find no peer.
   await assert.rejects(manager.request(students[0]!, 'getHandQueue', {}), (e: unknown) => e instanceof LecternError && e.code === 'NOT_FOUND');
-  manager.removePeer('admin-remove', 's2', { reason: 'by the host', ban: true, banSeconds: 60 });
+  await manager.removePeer('admin-remove', 's2', { reason: 'by the host', ban: true, banSeconds: 60 });
   const removed = log.filter((n) => n.roomId === 'admin-remove' && n.name === 'removed');
   assert.deepEqual(removed.map((n) => n.to), [['s1'], ['s2']]);
   assert.equal((removed[0]!.data as { reason: string }).reason, 'removed by lecturer');

@@ -208,5 +208,56 @@ describe('MediaNode: one room over two nodes', () => {
     }
     assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
   });
-});
 
+  test("a lecturer's admin acts across nodes: listPeers, mute, remove with a ban every node keeps, end the room everywhere", async () => {
+    const prefix = `cm${++prefixes}:`;
+    const a = await startNode(prefix, 'node-a');
+    const b = await startNode(prefix, 'node-b');
+    const peers: RoomTestPeer[] = [];
+    try {
+      const lecturer = await RoomTestPeer.join(request(a, 'bio', 'lecturer-1', 'lecturer'));
+      const student = await RoomTestPeer.join(request(b, 'bio', 'student-1', 'student'));
+      const other = await RoomTestPeer.join(request(b, 'bio', 'student-2', 'student'));
+      peers.push(lecturer, student, other);
+      const mic = await student.produceAudio();
+      await waitFor('the student\'s microphone is known on A', () => a.manager.getRoom('bio')!.producerInfos().some((p) => p.producerId === mic), 5000);
+
+      const listed = (await lecturer.request('listPeers', {})) as { peers: Array<{ peerId: string; producers: unknown[]; transports: number }> };
+      assert.deepEqual(listed.peers.map((p) => p.peerId).sort(), ['lecturer-1', 'student-1', 'student-2']);
+      assert.equal(listed.peers.find((p) => p.peerId === 'student-1')!.producers.length, 1, 'the remote peer comes with its media');
+      assert.equal(listed.peers.find((p) => p.peerId === 'student-1')!.transports, 1);
+      assert.deepEqual((await a.node.listPeers('bio')).map((p) => p.peerId).sort(), ['lecturer-1', 'student-1', 'student-2']);
+
+      await lecturer.request('muteProducer', { producerId: mic });
+      await waitFor('the student hears it was muted', () => notesFor(b, 'student-1', 'mutedByHost').length === 1, 5000);
+      await waitFor('the lecturer hears producerPaused', () => notesFor(a, 'lecturer-1', 'producerPaused').length === 1, 5000);
+
+      await lecturer.request('removePeer', { peerId: 'student-1', reason: 'disruptive', ban: true });
+      await waitFor('the student is removed on B', () => notesFor(b, 'student-1', 'removed').length === 1, 5000);
+      assert.deepEqual(notesFor(b, 'student-1', 'removed')[0]!.data, { reason: 'disruptive', banned: true, by: 'lecturer-1' });
+      await waitFor('the lecturer hears it left', () => notesFor(a, 'lecturer-1', 'peerLeft').some((n) => (n.data as { reason: string }).reason === 'removed'), 5000);
+      // The ban holds on the other node too.
+      await waitFor('A keeps the ban', async () => {
+        try {
+          await RoomTestPeer.join(request(a, 'bio', 'student-1', 'student')).then((p) => p.close());
+          return false;
+        } catch (error) {
+          return (error as { code?: string }).code === 'FORBIDDEN';
+        }
+      }, 5000);
+      await assert.rejects(lecturer.request('removePeer', { peerId: 'nobody' }), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
+
+      await lecturer.request('endRoom', { reason: 'done' });
+      await waitFor('the student on B hears the room closed', () => notesFor(b, 'student-2', 'roomClosed').length === 1, 5000);
+      assert.deepEqual(notesFor(b, 'student-2', 'roomClosed')[0]!.data, { roomId: 'bio', reason: 'done' });
+      await waitFor('the room is gone on B', () => b.manager.getRoom('bio') === undefined, 5000);
+      assert.deepEqual(a.errors, []);
+      assert.deepEqual(b.errors, []);
+    } finally {
+      for (const p of peers) await p.close().catch(() => undefined);
+      await stopNode(b);
+      await stopNode(a);
+    }
+    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+  });
+});

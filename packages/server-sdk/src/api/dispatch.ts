@@ -76,7 +76,7 @@ export const requestHandlers: { readonly [M in RequestMethod]: MethodHandler<M> 
   clearHandQueue: peer(s.clearHandQueue, (room, id) => room.clearHandQueue(id)),
   listPeers: peer(s.listPeers, (room, id) => room.listPeers(id)),
   removePeer: peer(s.removePeer, async (room, id, { peerId, ...options }) => {
-    room.expel(peerId, { ...options, by: id });
+    await room.expel(peerId, { ...options, by: id });
     return {};
   }),
   muteProducer: peer(s.muteProducer, async (room, id, { producerId, ...options }) => {
@@ -84,7 +84,7 @@ export const requestHandlers: { readonly [M in RequestMethod]: MethodHandler<M> 
     return {};
   }),
   endRoom: peer(s.endRoom, async (room, id, { reason }) => {
-    room.close(reason ?? `ended by ${id}`);
+    room.end(reason ?? `ended by ${id}`);
     return {};
   }),
 };

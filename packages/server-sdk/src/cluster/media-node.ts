@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import type { Notification } from '@lectern/protocol';
+import type { Notification, PeerDetails } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound, toLecternError } from '../errors.js';
 import type { MediasoupCall } from '../rooms/mediasoup-call.js';
 import type { RoomManager } from '../rooms/room-manager.js';
@@ -229,6 +229,18 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
     await this.#bus.close();
   }
 
+  /**
+   * Every peer of a room on every node it spans, with grants and media (the
+   * host's cluster-wide `listPeers`; `RoomManager.listPeers` lists this node's).
+   * A node that does not answer within `requestTimeoutMs` is left out
+   * (`clusterError`). NOT_FOUND when the room is not open on this node.
+   */
+  async listPeers(roomId: string): Promise<PeerDetails[]> {
+    const entry = this.#spans.get(roomId);
+    if (!entry) throw notFound('room on this node', roomId);
+    return [...entry.room.peerDetails(), ...(await entry.span.remotePeerDetails())];
+  }
+
   /** The pipes and the other nodes' members this node knows, for tests, metrics and admin UIs. */
   stats(): { rooms: number; pipesIn: number; pipesOut: number; remotePeers: number; remoteProducers: number } {
     const total = { rooms: this.#spans.size, pipesIn: 0, pipesOut: 0, remotePeers: 0, remoteProducers: 0 };
@@ -310,6 +322,18 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
         return entry.span.pipeProducer(params as NodeRequestParams<'pipeProducer'>);
       case 'pipeRelease':
         return entry.span.pipeRelease(params as NodeRequestParams<'pipeRelease'>);
+      case 'peerDetails':
+        return { peers: entry.room.peerDetails() };
+      case 'roomAdmin': {
+        const { action } = params as NodeRequestParams<'roomAdmin'>;
+        const { type, ...options } = action;
+        // Only what this node holds: never forwarded on (two nodes could disagree for a moment).
+        const held = type === 'expel' ? entry.room.hasPeer(action.peerId) : entry.room.localProducer(action.producerId) !== undefined;
+        if (!held) throw notFound(type === 'expel' ? 'peer on this node' : 'producer on this node', type === 'expel' ? action.peerId : action.producerId);
+        if (type === 'expel') await entry.room.expel(action.peerId, options);
+        else await entry.room.muteProducer(action.producerId, options);
+        return {};
+      }
     }
   }
 

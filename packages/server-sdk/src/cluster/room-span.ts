@@ -1,9 +1,9 @@
 import type { types } from 'mediasoup';
-import type { HandQueueEntry, PeerInfo, ProducerInfo } from '@lectern/protocol';
+import type { HandQueueEntry, PeerDetails, PeerInfo, ProducerInfo } from '@lectern/protocol';
 import { ErrorCode, LecternError, notFound } from '../errors.js';
 import type { MediasoupCall } from '../rooms/mediasoup-call.js';
 import type { Room } from '../rooms/room.js';
-import type { PipedProducer, RoomChange, RoomLink } from '../rooms/room-link.js';
+import type { PipedProducer, RemoteAdminAction, RoomChange, RoomLink } from '../rooms/room-link.js';
 import type { RouterShard } from '../rooms/shard-set.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import type { ClusterKeys } from './keys.js';
@@ -122,6 +122,32 @@ export class RoomSpan implements RoomLink {
 
   remoteProducer(producerId: string): ProducerInfo | undefined {
     return this.#producers.get(producerId)?.value;
+  }
+
+  async remotePeerDetails(): Promise<PeerDetails[]> {
+    const nodes = new Set([...this.#peers.values()].map((m) => m.nodeId));
+    const answers = await Promise.all(
+      [...nodes].map((nodeId) =>
+        this.ctx.request(nodeId, 'peerDetails', { roomId: this.roomId }).then(
+          (reply) => reply.peers as PeerDetails[],
+          (error: unknown) => {
+            this.ctx.report('peerDetails', error);
+            return [];
+          },
+        ),
+      ),
+    );
+    return answers.flat();
+  }
+
+  hasRemotePeer(peerId: string): boolean {
+    return this.#peers.has(peerId);
+  }
+
+  async forwardAdmin(action: RemoteAdminAction): Promise<void> {
+    const holder = action.type === 'expel' ? this.#peers.get(action.peerId) : this.#producers.get(action.producerId);
+    if (!holder) throw notFound(action.type === 'expel' ? 'peer' : 'producer', action.type === 'expel' ? action.peerId : action.producerId);
+    await this.ctx.request(holder.nodeId, 'roomAdmin', { roomId: this.roomId, action });
   }
 
   acquire(producerId: string): Promise<PipedProducer> {
@@ -320,12 +346,14 @@ export class RoomSpan implements RoomLink {
     const peers = new Map<string, Member<PeerInfo>>();
     const producers = new Map<string, Member<ProducerInfo>>();
     const hands = new Map<string, HandQueueEntry>();
+    const bans: Array<{ peerId: string; until?: string }> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const parsed = parseMember(flat[i]!, flat[i + 1]!);
       if (!parsed || parsed.member.incarnation === this.ctx.incarnation) continue;
       if (parsed.kind === 'p') peers.set(parsed.id, parsed.member as Member<PeerInfo>);
       else if (parsed.kind === 'r') producers.set(parsed.id, parsed.member as Member<ProducerInfo>);
-      else hands.set(parsed.id, parsed.member.value as HandQueueEntry);
+      else if (parsed.kind === 'h') hands.set(parsed.id, parsed.member.value as HandQueueEntry);
+      else bans.push({ peerId: parsed.id, ...(parsed.member.value as { until?: string }) });
     }
     for (const [id, member] of this.#producers) {
       if (producers.has(id)) continue;
@@ -352,6 +380,7 @@ export class RoomSpan implements RoomLink {
       if (!this.room.hasPeer(entry.peerId) && !hands.has(entry.peerId)) this.room.applyRemote({ type: 'handLowered', peerId: entry.peerId });
     }
     for (const entry of hands.values()) this.room.applyRemote({ type: 'handRaised', entry });
+    for (const ban of bans) this.room.applyRemote({ type: 'peerBanned', ...ban });
     const buffered = this.#buffered ?? [];
     this.#buffered = undefined;
     for (const frame of buffered) this.#apply(frame);
@@ -466,8 +495,11 @@ export class RoomSpan implements RoomLink {
         return [{ op: 'del', field: `h:${change.peerId}` }];
       case 'handsCleared':
         return [{ op: 'delprefix', field: 'h:' }];
+      case 'peerBanned':
+        return [{ op: 'set', field: `b:${change.peerId}`, value: `${this.ctx.incarnation}|${JSON.stringify({ n: this.ctx.nodeId, v: change.until ? { until: change.until } : {} })}` }];
       case 'gesture':
       case 'caption':
+      case 'roomEnded':
         return [];
     }
   }
@@ -629,9 +661,9 @@ function tupleOf(transport: types.PipeTransport): { ip: string; port: number; sr
 }
 
 /** One field of a room's hash, or undefined for anything malformed (skipped). */
-function parseMember(field: string, raw: string): { kind: 'p' | 'r' | 'h'; id: string; member: Member<unknown> } | undefined {
+function parseMember(field: string, raw: string): { kind: 'p' | 'r' | 'h' | 'b'; id: string; member: Member<unknown> } | undefined {
   const kind = field.slice(0, 1);
-  if (field[1] !== ':' || (kind !== 'p' && kind !== 'r' && kind !== 'h')) return undefined;
+  if (field[1] !== ':' || (kind !== 'p' && kind !== 'r' && kind !== 'h' && kind !== 'b')) return undefined;
   const bar = raw.indexOf('|');
   if (bar <= 0) return undefined;
   try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appDataSchema, gestureNameSchema, gesturePhaseSchema, idSchema, mediaKindSchema, mediaSourceSchema, peerRoleSchema, rtpParametersSchema } from '@lectern/protocol/schemas';
+import { appDataSchema, gestureNameSchema, gesturePhaseSchema, idSchema, mediaKindSchema, mediaSourceSchema, peerGrantsSchema, peerRoleSchema, rtpParametersSchema } from '@lectern/protocol/schemas';
 import type { RoomChange } from '../rooms/room-link.js';
 
 /**
@@ -48,6 +48,8 @@ const roomChangeSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('handRaised'), entry: handEntrySchema }),
   z.object({ type: z.literal('handLowered'), peerId: idSchema }),
   z.object({ type: z.literal('handsCleared') }),
+  z.object({ type: z.literal('peerBanned'), peerId: idSchema, until: z.string().max(64).optional() }),
+  z.object({ type: z.literal('roomEnded'), reason: z.string().max(512).optional() }),
 ]);
 
 /** A frame on a room's channel: a change, or a node leaving the room. */
@@ -61,7 +63,9 @@ export type RoomFrame = { from: string; inc: string; change?: RoomChange; left?:
 
 /** A value in a room's shared hash: `<incarnation>|{"n": nodeId, "v": …}`. */
 export const memberValueSchema = z.object({ n: z.string().min(1).max(128), v: z.unknown() });
-export const memberSchemas = { p: peerInfoSchema, r: producerInfoSchema, h: handEntrySchema } as const;
+/** `b:<peerId>`: a ban, until (ISO 8601) or for the room's lifetime. */
+const banSchema = z.object({ until: z.string().max(64).optional() });
+export const memberSchemas = { p: peerInfoSchema, r: producerInfoSchema, h: handEntrySchema, b: banSchema } as const;
 
 const srtpParametersSchema = z.object({ cryptoSuite: z.string().max(64), keyBase64: z.string().max(256) });
 const tupleSchema = { ip: z.string().min(1).max(64), port: z.number().int().min(1).max(65535), srtpParameters: srtpParametersSchema };
@@ -77,6 +81,34 @@ export const nodeRequests = {
   pipeProducer: {
     params: z.object({ roomId: z.string().min(1).max(256), egressId: z.string().min(1).max(64), producerId: z.string().min(1).max(64) }),
     result: z.object({ kind: mediaKindSchema, rtpParameters: rtpParametersSchema, paused: z.boolean() }),
+  },
+  /** An admin action on a peer or producer this node holds (a lecturer elsewhere removes or mutes it). */
+  roomAdmin: {
+    params: z.object({
+      roomId: z.string().min(1).max(256),
+      action: z.discriminatedUnion('type', [
+        z.object({ type: z.literal('expel'), peerId: idSchema, reason: z.string().max(512).optional(), ban: z.boolean().optional(), banSeconds: z.number().positive().max(10 * 365 * 86400).optional(), by: idSchema.optional() }),
+        z.object({ type: z.literal('mute'), producerId: z.string().min(1).max(64), close: z.boolean().optional(), reason: z.string().max(512).optional(), by: idSchema.optional() }),
+      ]),
+    }),
+    result: z.object({}),
+  },
+  /** This node's peers of a room with their grants and media (a lecturer's `listPeers` on another node). */
+  peerDetails: {
+    params: z.object({ roomId: z.string().min(1).max(256) }),
+    result: z.object({
+      peers: z
+        .array(
+          peerInfoSchema.extend({
+            joinedAt: z.string().max(64),
+            grants: peerGrantsSchema.required(),
+            producers: z.array(producerInfoSchema),
+            consumers: z.number().int().min(0),
+            transports: z.number().int().min(0),
+          }),
+        )
+        .max(100_000),
+    }),
   },
   /** The asking node no longer uses the producer: close its pipe consumer. */
   pipeRelease: {

@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import type { HandQueueEntry, LeaveReason, NotificationMap, PeerInfo, ProducerInfo } from '@lectern/protocol';
+import type { HandQueueEntry, LeaveReason, NotificationMap, PeerDetails, PeerInfo, ProducerInfo } from '@lectern/protocol';
 import type { RouterShard } from './shard-set.js';
 
 /**
@@ -21,7 +21,16 @@ export type RoomChange =
   | { type: 'caption'; data: NotificationMap['caption'] }
   | { type: 'handRaised'; entry: HandQueueEntry }
   | { type: 'handLowered'; peerId: string }
-  | { type: 'handsCleared' };
+  | { type: 'handsCleared' }
+  /** A lecturer or the host removed and banned a peer: no node lets it join (until `until`, ISO 8601; else the room's lifetime). */
+  | { type: 'peerBanned'; peerId: string; until?: string }
+  /** A lecturer (`endRoom`) or the host (`closeRoom`) ended the room: every node closes its part. */
+  | { type: 'roomEnded'; reason?: string };
+
+/** An admin action on a peer or producer another node holds (that node carries it out). */
+export type RemoteAdminAction =
+  | { type: 'expel'; peerId: string; reason?: string; ban?: boolean; banSeconds?: number; by?: string }
+  | { type: 'mute'; producerId: string; close?: boolean; reason?: string; by?: string };
 
 /** A remote producer brought onto this node: the local pipe producer and the router it lives on. */
 export interface PipedProducer {
@@ -49,6 +58,12 @@ export interface RoomLink {
   /** A local consumer of a remote producer opened / closed (a pipe nobody uses closes after a delay). */
   consumerOpened(producerId: string): void;
   consumerClosed(producerId: string): void;
+  /** The other nodes' peers with their grants and media, asked of each node (a node that does not answer in time is left out). */
+  remotePeerDetails(): Promise<PeerDetails[]>;
+  /** Whether another node holds this peer. */
+  hasRemotePeer(peerId: string): boolean;
+  /** Has the node that holds the target carry out the action (it notifies as if it were local there). */
+  forwardAdmin(action: RemoteAdminAction): Promise<void>;
   /** Tells the room's other nodes about a change made here. */
   publish(change: RoomChange): void;
   /** The local room closed: leave the cluster's view of it. */

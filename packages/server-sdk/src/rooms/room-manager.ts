@@ -283,9 +283,12 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     return [...this.rooms.keys()];
   }
 
-  /** Closes a room: every peer gets `roomClosed` (with `reason` when given), every router closes. */
+  /**
+   * Closes a room: every peer gets `roomClosed` (with `reason` when given), every
+   * router closes. In a cluster (MediaNode) the room ends on every node it spans.
+   */
   closeRoom(roomId: string, options: { reason?: string } = {}): void {
-    this.rooms.get(roomId)?.close(options.reason);
+    this.rooms.get(roomId)?.end(options.reason);
   }
 
   // ---------------------------------------------------------------- the host's admin API
@@ -318,8 +321,8 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    * peer's signaling once the notification is sent (the manager emits
    * `peerLeft` with reason `removed`).
    */
-  removePeer(roomId: string, peerId: string, options: RemovePeerOptions = {}): void {
-    this.requireRoom(roomId).expel(peerId, options);
+  async removePeer(roomId: string, peerId: string, options: RemovePeerOptions = {}): Promise<void> {
+    await this.requireRoom(roomId).expel(peerId, options);
   }
 
   /** Pauses (or with `close`, closes) a peer's producer; its owner gets `mutedByHost`. */

@@ -405,10 +405,11 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
 
   // ---------------------------------------------------------------- admin (grant roomAdmin, or the host)
 
-  /** Every peer with its media (the admin API's `listPeers`). */
+  /** Every peer with its media (the admin API's `listPeers`): this node's, then the other nodes' (a cluster). */
   async listPeers(peerId: string): Promise<ResponseMap['listPeers']> {
     this.peer(peerId);
-    return { peers: this.peerDetails() };
+    const local = this.peerDetails();
+    return { peers: this.link ? [...local, ...(await this.link.remotePeerDetails())] : local };
   }
 
   /**
@@ -418,11 +419,17 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
    * cannot join again for the room's lifetime or `banSeconds`. `by` is the
    * acting peer (absent when the host acts); a peer cannot remove itself.
    */
-  expel(target: string, options: { reason?: string | undefined; ban?: boolean | undefined; banSeconds?: number | undefined; by?: string | undefined }): void {
+  async expel(target: string, options: { reason?: string | undefined; ban?: boolean | undefined; banSeconds?: number | undefined; by?: string | undefined }): Promise<void> {
     this.assertOpen();
     if (options.by === target) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot remove itself (leave instead)');
+    if (!this.peers.has(target) && this.link?.hasRemotePeer(target)) {
+      // Another node of the room holds the peer: it removes it (and shares the ban).
+      await this.link.forwardAdmin({ type: 'expel', peerId: target, ...definedOnly(options) });
+      return;
+    }
     const peer = lookup(this.peers, target, 'peer');
     const banned = options.ban === true ? this.deps.bans.ban(this.id, target, options.banSeconds) : undefined;
+    if (banned) this.link?.publish({ type: 'peerBanned', peerId: target, ...(banned.until ? { until: banned.until.toISOString() } : {}) });
     this.notify([target], 'removed', {
       reason: options.reason ?? (options.by ? `removed by ${options.by}` : 'removed by the host'),
       banned: banned !== undefined,
@@ -440,6 +447,10 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
    */
   async muteProducer(producerId: string, options: { close?: boolean | undefined; reason?: string | undefined; by?: string | undefined }): Promise<void> {
     this.assertOpen();
+    if (!this.media.producers.has(producerId) && this.link?.remoteProducer(producerId)) {
+      await this.link.forwardAdmin({ type: 'mute', producerId, ...definedOnly(options) });
+      return;
+    }
     const entry = this.media.producer(producerId);
     const owner = entry.peer.id;
     const notice: NotificationMap['mutedByHost'] = {
@@ -471,7 +482,17 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Closes every router (and so everything on them) and tells the peers
+   * Ends the room everywhere: on the other nodes it spans too (`endRoom`, the
+   * host's `closeRoom`), then here (see {@link close}).
+   */
+  end(reason?: string): void {
+    if (this.closed) return;
+    this.link?.publish({ type: 'roomEnded', ...(reason !== undefined ? { reason } : {}) });
+    this.close(reason);
+  }
+
+  /**
+   * Closes the room on this node: every router (and so everything on them); tells the peers
    * (`roomClosed`, with `reason` if given). Every peer still in the room
    * leaves with reason `room-closed` (the `peerLeft` event, for hosts and
    * webhooks counting attendance; the peers themselves hear `roomClosed`).
@@ -595,6 +616,14 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
       case 'handsCleared':
         this.hands.clear();
         return;
+      case 'peerBanned': {
+        const seconds = change.until === undefined ? undefined : (Date.parse(change.until) - Date.now()) / 1000;
+        if (seconds === undefined || seconds > 0) this.deps.bans.ban(this.id, change.peerId, seconds);
+        return;
+      }
+      case 'roomEnded':
+        this.close(change.reason);
+        return;
     }
   }
 
@@ -688,3 +717,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   }
 }
 
+/** The options without their undefined entries (exactOptionalPropertyTypes). */
+function definedOnly<T extends object>(options: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
