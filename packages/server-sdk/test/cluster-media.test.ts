@@ -104,6 +104,10 @@ describe('MediaNode: one room over two nodes', () => {
       assert.equal(b.node.stats().pipesIn, 1);
       assert.equal(a.node.stats().pipesOut, 1);
       assert.equal(b.node.stats().remotePeers, 1);
+      const scraped = await b.manager.metrics.registry.metrics();
+      assert.match(scraped, /^lectern_cluster_pipes_in 1$/m);
+      assert.match(scraped, /^lectern_cluster_request_duration_seconds_count\{method="pipeProducer",outcome="ok"\} 1$/m);
+      assert.match(await a.manager.metrics.registry.metrics(), /^lectern_cluster_pipes_out 1$/m);
       // The lecturer on A heard about both students from B.
       await waitFor('peerJoined crosses nodes', () => notesFor(a, 'lecturer-1', 'peerJoined').length === 2, 5000);
 

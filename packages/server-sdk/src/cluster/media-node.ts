@@ -5,6 +5,7 @@ import type { MediasoupCall } from '../rooms/mediasoup-call.js';
 import type { RoomManager } from '../rooms/room-manager.js';
 import type { Room } from '../rooms/room.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { ClusterMetrics } from './metrics.js';
 import { NodeBus } from './node-bus.js';
 import { registryContext, type NodeRegistry, type NodeRegistryEvents, type RegistryContext } from './node-registry.js';
 import type { RoomDirectory } from './room-directory.js';
@@ -102,6 +103,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
   readonly #spans = new Map<string, { room: Room; span: RoomSpan }>();
   readonly #spanContext: SpanContext;
   readonly #resyncTimer: NodeJS.Timeout;
+  readonly #metrics: ClusterMetrics;
   readonly #onNodeDown = (event: NodeRegistryEvents['nodeDown']) => void this.#nodeDown(event);
   readonly #onRegistered = (event: NodeRegistryEvents['registered']) => {
     // Redis lost this node's registration (and maybe everything): write our part again.
@@ -148,6 +150,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
       report: (op, error) => node.#report(op, error),
       closed: (span) => node.#spanClosed(span),
     };
+    this.#metrics = new ClusterMetrics(this, options.manager.metrics.registry, options.manager.metrics.prefix);
     this.#resyncTimer = setInterval(() => {
       for (const { span } of this.#spans.values()) if (span.dirty && context.connection.ready) span.resync();
     }, RESYNC_INTERVAL_MS);
@@ -178,6 +181,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
       for (const room of existing) if (!room.isClosed) room.attachLink(node.#link(room));
     } catch (error) {
       clearInterval(node.#resyncTimer);
+      node.#metrics.unregister();
       await node.#bus.close();
       throw error;
     }
@@ -200,6 +204,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
       const peerIds = room.localState().peers.map((p) => p.peerId);
       if (peerIds.length === 0) continue;
       this.safeEmit('notification', { roomId: room.id, to: peerIds, name: 'reconnectRequired', data: { reason: 'node-draining' } });
+      this.#metrics.peersLost.inc({ reason: 'node-draining' }, peerIds.length);
       this.safeEmit('peersLost', { roomId: room.id, nodeId: this.nodeId, peerIds, reason: 'node-draining' });
     }
     const deadline = performance.now() + (options.timeoutMs ?? 30_000);
@@ -227,6 +232,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
     const closing = [...this.#spans.values()].map(({ span }) => span.close());
     await Promise.all(closing);
     await this.#bus.close();
+    this.#metrics.unregister();
   }
 
   /**
@@ -280,6 +286,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
 
   async #nodeDown(event: NodeRegistryEvents['nodeDown']): Promise<void> {
     if (this.#closed || event.incarnation === this.incarnation) return;
+    this.#metrics.nodesDown.inc({ reason: event.reason });
     for (const { span } of this.#spans.values()) span.nodeGone(event.nodeId, event.incarnation);
     // Exactly one node gets the dead incarnation's peers out of Redis: it tells them.
     let lost: unknown;
@@ -296,12 +303,21 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
       const peerIds = (entry[1] as unknown[]).filter((p): p is string => typeof p === 'string');
       if (peerIds.length === 0) continue;
       this.safeEmit('notification', { roomId, to: peerIds, name: 'reconnectRequired', data: { reason: 'node-died' } });
+      this.#metrics.peersLost.inc({ reason: 'node-died' }, peerIds.length);
       this.safeEmit('peersLost', { roomId, nodeId: event.nodeId, peerIds, reason: 'node-died' });
     }
   }
 
   async #request<M extends NodeRequestMethod>(nodeId: string, method: M, params: NodeRequestParams<M>): Promise<NodeRequestResult<M>> {
-    const result = await this.#bus.request(nodeId, method, params);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = await this.#bus.request(nodeId, method, params);
+      this.#metrics.requests.observe({ method, outcome: 'ok' }, (performance.now() - started) / 1000);
+    } catch (error) {
+      this.#metrics.requests.observe({ method, outcome: toLecternError(error).code }, (performance.now() - started) / 1000);
+      throw error;
+    }
     const parsed = nodeRequests[method].result.safeParse(result);
     if (!parsed.success) throw new LecternError(ErrorCode.INTERNAL, `node ${nodeId} answered ${method} with a malformed reply`, { nodeId, method });
     return parsed.data as NodeRequestResult<M>;
@@ -339,6 +355,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
 
   #report(op: string, error: unknown): void {
     if (this.#closed && error instanceof LecternError && error.code === ErrorCode.CLOSED) return;
+    this.#metrics.errors.inc({ op });
     this.safeEmit('clusterError', { op, error: toLecternError(error) });
   }
 
