@@ -52,7 +52,7 @@ export type MediaNodeEvents = {
   listenerError: { event: string; error: unknown };
 };
 
-/** How often spans whose shared state could not be written are re-synced. */
+/** How often spans whose shared state could not be written or read are re-synced. */
 const RESYNC_INTERVAL_MS = 1000;
 
 /**
@@ -145,6 +145,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
       pipeListenInfo: options.pipeListenInfo,
       idlePipeCloseMs: options.idlePipeCloseMs ?? 30_000,
       readyTimeoutMs: requestTimeoutMs,
+      resyncGraceMs: context.deadAfterMs,
       call,
       request: (nodeId, method, params) => node.#request(nodeId, method, params),
       report: (op, error) => node.#report(op, error),
@@ -152,7 +153,7 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
     };
     this.#metrics = new ClusterMetrics(this, options.manager.metrics.registry, options.manager.metrics.prefix);
     this.#resyncTimer = setInterval(() => {
-      for (const { span } of this.#spans.values()) if (span.dirty && context.connection.ready) span.resync();
+      for (const { span } of this.#spans.values()) if (span.needsSync && context.connection.ready) span.resync();
     }, RESYNC_INTERVAL_MS);
     this.#resyncTimer.unref();
   }

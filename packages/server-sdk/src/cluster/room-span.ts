@@ -24,6 +24,8 @@ export interface SpanContext {
   readonly idlePipeCloseMs: number;
   /** How long a join waits for the room's shared state before it goes on without it. */
   readonly readyTimeoutMs: number;
+  /** How long a member may be missing from the shared state before it counts as gone (the nodes' time to write their part again). */
+  readonly resyncGraceMs: number;
   readonly call: MediasoupCall;
   request<M extends NodeRequestMethod>(nodeId: string, method: M, params: NodeRequestParams<M>): Promise<NodeRequestResult<M>>;
   report(op: string, error: unknown): void;
@@ -58,7 +60,7 @@ interface Egress {
   readonly consumers: Map<string, Promise<types.Consumer>>;
 }
 
-type Field = { op: 'set' | 'del' | 'delown' | 'delprefix'; field: string; value?: string };
+type Field = { op: 'set' | 'del' | 'delown' | 'delprefix' | 'delmine'; field: string; value?: string };
 
 /**
  * One room's part in a cluster, on this node: the {@link RoomLink} the room
@@ -86,11 +88,23 @@ export class RoomSpan implements RoomLink {
   readonly #egress = new Map<string, Egress>();
   /** Writes go out in the order the room made its changes. */
   readonly #writes = new SerialQueue();
+  /** Reads of the shared state, one at a time. */
+  readonly #syncs = new SerialQueue();
+  /** Remote members the shared state lacked at a read (`r:<id>`, `p:<id>`), since when. */
+  readonly #missing = new Map<string, number>();
+  #confirmTimer: NodeJS.Timeout | undefined;
+  #subscribed = false;
+  /** Bans this node made (they are written again with its part). */
+  readonly #bans = new Map<string, string | undefined>();
   /** Frames that arrive while the shared state is being read are applied after it. */
   #buffered: RoomFrame[] | undefined = [];
   #closed = false;
-  /** A write failed: the next resync re-asserts this node's part. */
-  #dirty = false;
+  /**
+   * A write or a read of the shared state failed: the MediaNode's next resync
+   * tick (once Redis answers) writes this node's part again and re-reads the
+   * others' — the frames buffered meanwhile are applied after it.
+   */
+  #needsSync = false;
 
   constructor(
     private readonly room: Room,
@@ -201,6 +215,7 @@ export class RoomSpan implements RoomLink {
 
   publish(change: RoomChange): void {
     if (this.#closed) return;
+    if (change.type === 'peerBanned') this.#bans.set(change.peerId, change.until);
     this.#write(this.#fieldsOf(change), { from: this.ctx.nodeId, inc: this.ctx.incarnation, change });
   }
 
@@ -232,11 +247,13 @@ export class RoomSpan implements RoomLink {
 
   // ---------------------------------------------------------------- the other nodes
 
-  /** The subscriber reconnected (frames may be lost) or a write failed: read the shared state again. */
+  /**
+   * Frames may have been lost (the subscriber reconnected, Redis restarted, a
+   * write failed): write this node's part again — replacing whatever of it the
+   * hash still holds — tell the others to re-read, and read theirs.
+   */
   resync(): void {
-    if (this.#closed) return;
-    this.#buffered ??= [];
-    void this.#sync().catch((error: unknown) => this.ctx.report('resync', error));
+    this.#queueSync({ assert: true });
   }
 
   /**
@@ -322,25 +339,53 @@ export class RoomSpan implements RoomLink {
 
   async #start(): Promise<void> {
     try {
-      await this.ctx.bus.joinRoom(this.roomId, (frame) => this.#receive(frame));
-      await this.#sync();
+      // A room linked with peers already in it (a MediaNode created late) announces them.
+      await this.#syncs.run(() => this.#sync({ assert: this.room.peerCount > 0 }));
     } catch (error) {
-      this.#dirty = true;
+      this.#needsSync = true;
       this.ctx.report('joinRoom', error);
     }
   }
 
-  /** Re-asserts this node's part, reads the others', and applies the difference (then the frames that came meanwhile). */
-  async #sync(): Promise<void> {
+  /** One sync at a time; frames that arrive meanwhile wait for it. */
+  #queueSync(options: { assert: boolean }): void {
+    if (this.#closed) return;
+    this.#buffered ??= [];
+    void this.#syncs.run(() => this.#sync(options)).catch((error: unknown) => {
+      this.#needsSync = true;
+      this.ctx.report('resync', error);
+    });
+  }
+
+  /**
+   * Optionally re-asserts this node's part (atomically replacing its old entries,
+   * then announcing it so the others re-read), reads the others', and applies
+   * the difference, then the frames that came meanwhile. What the others have
+   * and the hash lacks is dropped only when it is still missing `resyncGraceMs`
+   * later: after Redis lost its data every node writes its part again within
+   * that time, and media (node to node) must not stop for it.
+   */
+  async #sync(options: { assert: boolean }): Promise<void> {
+    this.#buffered ??= [];
     const { keys } = this.ctx;
-    const mine = this.room.localState();
-    const fields: Field[] = [
-      ...mine.peers.map((info) => this.#set('p', info.peerId, info)),
-      ...mine.producers.map((info) => this.#set('r', info.producerId, info)),
-      ...mine.hands.map((entry) => this.#set('h', entry.peerId, entry)),
-    ];
-    if (fields.length > 0) await this.#writes.run(() => this.#runWrite(fields, ''));
-    this.#dirty = false;
+    if (!this.#subscribed) {
+      // Subscribed before anything is read: nothing published after the read is missed.
+      await this.ctx.bus.joinRoom(this.roomId, (frame) => this.#receive(frame));
+      this.#subscribed = true;
+    }
+    if (options.assert) {
+      const mine = this.room.localState();
+      const fields: Field[] = [
+        { op: 'delmine', field: '' },
+        ...mine.peers.map((info) => this.#set('p', info.peerId, info)),
+        ...mine.producers.map((info) => this.#set('r', info.producerId, info)),
+        ...mine.hands.map((entry) => this.#set('h', entry.peerId, entry)),
+        ...[...this.#bans].flatMap(([peerId, until]) => this.#fieldsOf({ type: 'peerBanned', peerId, ...(until ? { until } : {}) })),
+      ];
+      const announce = JSON.stringify({ from: this.ctx.nodeId, inc: this.ctx.incarnation, resync: true });
+      this.#needsSync = false;
+      await this.#writes.run(() => this.#runWrite(fields, announce));
+    }
     const flat = (await this.ctx.connection.run('readRoom', ROOM_READ, [keys.members(this.roomId)], [])) as string[];
     if (this.#closed) return;
     const peers = new Map<string, Member<PeerInfo>>();
@@ -355,16 +400,41 @@ export class RoomSpan implements RoomLink {
       else if (parsed.kind === 'h') hands.set(parsed.id, parsed.member.value as HandQueueEntry);
       else bans.push({ peerId: parsed.id, ...(parsed.member.value as { until?: string }) });
     }
+    const now = performance.now();
+    let pending = false;
+    /** True when `key` has been missing for the grace period (marks it missing otherwise). */
+    const gone = (key: string): boolean => {
+      const since = this.#missing.get(key);
+      if (since === undefined) this.#missing.set(key, now);
+      if (since !== undefined && now - since >= this.ctx.resyncGraceMs) {
+        this.#missing.delete(key);
+        return true;
+      }
+      pending = true;
+      return false;
+    };
+    for (const key of [...this.#missing.keys()]) {
+      if ((key.startsWith('r:') && producers.has(key.slice(2))) || (key.startsWith('p:') && peers.has(key.slice(2)))) this.#missing.delete(key);
+    }
     for (const [id, member] of this.#producers) {
-      if (producers.has(id)) continue;
+      if (producers.has(id) || !gone(`r:${id}`)) continue;
       this.#producers.delete(id);
       void this.#closePipe(id, false);
       this.room.applyRemote({ type: 'producerClosed', producerId: id, peerId: member.value.peerId });
     }
     for (const [id] of this.#peers) {
-      if (peers.has(id)) continue;
+      if (peers.has(id) || !gone(`p:${id}`)) continue;
       this.#peers.delete(id);
+      this.room.applyRemote({ type: 'handLowered', peerId: id });
       this.room.applyRemote({ type: 'peerLeft', peerId: id, reason: 'left' });
+    }
+    if (pending && !this.#confirmTimer) {
+      // Look again once the grace is over: whatever is still missing then is gone.
+      this.#confirmTimer = setTimeout(() => {
+        this.#confirmTimer = undefined;
+        this.#queueSync({ assert: false });
+      }, this.ctx.resyncGraceMs);
+      this.#confirmTimer.unref();
     }
     for (const [id, member] of peers) if (!this.#peers.has(id)) this.#remotePeerJoined(member);
     for (const [id, member] of producers) {
@@ -377,7 +447,8 @@ export class RoomSpan implements RoomLink {
       }
     }
     for (const entry of this.room.handQueueSnapshot()) {
-      if (!this.room.hasPeer(entry.peerId) && !hands.has(entry.peerId)) this.room.applyRemote({ type: 'handLowered', peerId: entry.peerId });
+      // A remote hand the hash no longer has was lowered while frames were lost (unless its peer is only missing for now).
+      if (!this.room.hasPeer(entry.peerId) && !hands.has(entry.peerId) && peers.has(entry.peerId)) this.room.applyRemote({ type: 'handLowered', peerId: entry.peerId });
     }
     for (const entry of hands.values()) this.room.applyRemote({ type: 'handRaised', entry });
     for (const ban of bans) this.room.applyRemote({ type: 'peerBanned', ...ban });
@@ -395,6 +466,11 @@ export class RoomSpan implements RoomLink {
     }
     const frame = parsed.data as RoomFrame;
     if (frame.inc === this.ctx.incarnation) return; // our own
+    if (frame.resync) {
+      // Another node wrote its part again (frames of it may have been lost): read it.
+      this.#queueSync({ assert: false });
+      return;
+    }
     if (this.#buffered) this.#buffered.push(frame);
     else this.#apply(frame);
   }
@@ -511,7 +587,7 @@ export class RoomSpan implements RoomLink {
   #write(fields: Field[], frame: RoomFrame): void {
     void this.#writes.run(() => this.#runWrite(fields, JSON.stringify(frame))).catch((error: unknown) => {
       // The others missed it: they catch up when this node re-asserts its part.
-      this.#dirty = true;
+      this.#needsSync = true;
       this.ctx.report('roomWrite', error);
     });
   }
@@ -523,9 +599,9 @@ export class RoomSpan implements RoomLink {
     return this.ctx.connection.run('roomWrite', ROOM_WRITE, [keys.members(this.roomId), keys.nodeMembers(incarnation)], args);
   }
 
-  /** Whether a write failed since the last sync (the MediaNode resyncs such spans when Redis is back). */
-  get dirty(): boolean {
-    return this.#dirty;
+  /** Whether a write or read failed since the last sync (the MediaNode resyncs such spans when Redis is back). */
+  get needsSync(): boolean {
+    return this.#needsSync;
   }
 
   // ---------------------------------------------------------------- internals: pipes
@@ -636,6 +712,8 @@ export class RoomSpan implements RoomLink {
   #clearTimers(): void {
     for (const use of this.#use.values()) clearTimeout(use.idle);
     this.#use.clear();
+    clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = undefined;
   }
 
   #assertOpen(transport?: types.Transport): void {

@@ -271,7 +271,8 @@ export const NODE_IDS = lua(`return redis.call('ZRANGE', KEYS[1], 0, -1)`);
  * KEYS: members, nodemembers (the writer's). ARGV: channel, ttl, roomId, message
  * ('' = none), incarnation, then triples (op, field, value): `set`, `del`, `delown`
  * (only if the writer's incarnation wrote it: a peer that moved to another node
- * keeps that node's entry), `delprefix` (every field starting with `field`).
+ * keeps that node's entry), `delprefix` (every field starting with `field`),
+ * `delmine` (every field the writer's incarnation wrote: a re-assert replaces them).
  * Writes, then publishes: a node that subscribed before it read the hash misses nothing.
  */
 export const ROOM_WRITE = lua(`
@@ -284,6 +285,11 @@ while i + 2 <= #ARGV do
   elseif op == 'delown' then
     local cur = redis.call('HGET', KEYS[1], f)
     if cur and string.sub(cur, 1, #inc + 1) == inc .. '|' then redis.call('HDEL', KEYS[1], f) end
+  elseif op == 'delmine' then
+    for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
+      local cur = redis.call('HGET', KEYS[1], k)
+      if string.sub(cur, 1, #inc + 1) == inc .. '|' then redis.call('HDEL', KEYS[1], k) end
+    end
   elseif op == 'delprefix' then
     for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
       if string.sub(k, 1, #f) == f then redis.call('HDEL', KEYS[1], k) end

@@ -57,9 +57,12 @@ export const roomFrameSchema = z.object({
   from: z.string().min(1).max(128),
   inc: z.string().min(1).max(64),
   change: roomChangeSchema.optional(),
+  /** The node left the room. */
   left: z.literal(true).optional(),
+  /** The node wrote its part of the room again (after lost frames): re-read it. */
+  resync: z.literal(true).optional(),
 });
-export type RoomFrame = { from: string; inc: string; change?: RoomChange; left?: true };
+export type RoomFrame = { from: string; inc: string; change?: RoomChange; left?: true; resync?: true };
 
 /** A value in a room's shared hash: `<incarnation>|{"n": nodeId, "v": …}`. */
 export const memberValueSchema = z.object({ n: z.string().min(1).max(128), v: z.unknown() });
