@@ -22,6 +22,8 @@ export interface MediaNodeEnv {
   linkPort: number;
   listenIp: string;
   announcedIp: string | undefined;
+  /** What other media nodes reach this one's pipes at (a private address); default: announcedIp. */
+  pipeAnnouncedIp: string | undefined;
   rtcPorts: { min: number; max: number };
   pipePorts: { min: number; max: number };
   workers: number;
@@ -59,6 +61,7 @@ export function readEnv(env: NodeJS.ProcessEnv): MediaNodeEnv {
     linkPort: integer(env, 'LECTERN_LINK_PORT', 0, 0, 65535),
     listenIp,
     announcedIp,
+    pipeAnnouncedIp: env.LECTERN_PIPE_ANNOUNCED_IP || announcedIp,
     rtcPorts,
     pipePorts,
     workers: integer(env, 'LECTERN_WORKERS', 1, 1, 64),
@@ -90,24 +93,6 @@ function errorFields(error: unknown): Record<string, unknown> {
   return error instanceof LecternError ? { code: error.code, message: error.message, details: error.details } : { message: String(error) };
 }
 
-/**
- * mediasoup closes every worker on SIGINT/SIGTERM by itself (each Worker adds
- * `process.once` listeners): the node would lose its media before it could drain
- * (its peers told `worker-died` instead of `node-draining`). This program owns
- * the signals: any other listener for them is removed as soon as it is added
- * (also those of workers respawned later); its own stop closes the workers.
- */
-function ownTerminationSignals(handler: (signal: 'SIGTERM' | 'SIGINT') => void): void {
-  const ours = { SIGTERM: () => handler('SIGTERM'), SIGINT: () => handler('SIGINT') };
-  process.on('newListener', (event: string | symbol, listener: (...args: unknown[]) => void) => {
-    if ((event === 'SIGTERM' || event === 'SIGINT') && listener !== ours[event]) queueMicrotask(() => process.off(event, listener));
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    for (const listener of process.listeners(signal)) process.off(signal, listener);
-    process.on(signal, ours[signal]);
-  }
-}
-
 async function main(): Promise<void> {
   let env: MediaNodeEnv;
   try {
@@ -118,9 +103,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
-  // Before any worker starts. A signal before the node serves ends the process at once.
+  // A signal before the node serves ends the process at once; later, it drains first.
+  // (The SDK's worker pool leaves these signals to the host: the workers live until stop() closes them.)
   let onSignal: (signal: 'SIGTERM' | 'SIGINT') => void = () => process.exit(1);
-  ownTerminationSignals((signal) => onSignal(signal));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => onSignal(signal));
 
   // The link listens first: its URL is the node's registry meta. Until the node
   // is up, requests are refused (UNAVAILABLE).
@@ -178,7 +164,7 @@ async function main(): Promise<void> {
       pipeListenInfo: {
         protocol: 'udp',
         ip: env.listenIp,
-        ...(env.announcedIp ? { announcedAddress: env.announcedIp } : {}),
+        ...(env.pipeAnnouncedIp ? { announcedAddress: env.pipeAnnouncedIp } : {}),
         portRange: env.pipePorts,
       },
       ...(env.idlePipeCloseMs === undefined ? {} : { idlePipeCloseMs: env.idlePipeCloseMs }),

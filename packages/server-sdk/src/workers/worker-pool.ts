@@ -240,6 +240,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       ...(o.rtcMaxPort !== undefined ? { rtcMaxPort: o.rtcMaxPort } : {}),
       appData: { index },
     });
+    leaveSignalsToHost(worker);
     try {
       let webRtcServer: types.WebRtcServer | undefined;
       if (o.webRtcServer) {
@@ -307,4 +308,19 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       this.sampling.delete(slot);
     }
   }
+}
+
+/**
+ * mediasoup makes each Worker close itself on the process' SIGINT and SIGTERM
+ * (`process.once` listeners). A host must be able to drain first — tell its
+ * peers to move (`MediaNode.drain`), finish recordings — so the pool removes
+ * those listeners: the signals are the host's. A host with no listener of its
+ * own ends as Node does by default, and the workers exit with it (their
+ * channel closes).
+ */
+function leaveSignalsToHost(worker: types.Worker): void {
+  const onSignal = (worker as unknown as { onSignal?: (...args: unknown[]) => void }).onSignal;
+  if (typeof onSignal !== 'function') return;
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
 }
