@@ -261,21 +261,7 @@ export class RoomSpan implements RoomLink {
    * (`node-died`), its producers closed, the pipes with it close.
    */
   nodeGone(nodeId: string, incarnation: string): void {
-    if (this.#closed) return;
-    for (const [producerId, member] of this.#producers) {
-      if (member.incarnation !== incarnation) continue;
-      this.#producers.delete(producerId);
-      void this.#closePipe(producerId, false);
-      this.room.applyRemote({ type: 'producerClosed', producerId, peerId: member.value.peerId });
-    }
-    for (const [peerId, member] of this.#peers) {
-      if (member.incarnation !== incarnation) continue;
-      this.#peers.delete(peerId);
-      this.room.applyRemote({ type: 'handLowered', peerId });
-      this.room.applyRemote({ type: 'peerLeft', peerId, reason: 'node-died' });
-    }
-    void this.#closeIngress(nodeId);
-    for (const egress of [...this.#egress.values()]) if (egress.nodeId === nodeId) egress.transport.close();
+    if (!this.#closed) this.#dropNode(nodeId, incarnation, 'node-died');
   }
 
   // ---------------------------------------------------------------- the origin's end of pipes (requests from other nodes)
@@ -478,7 +464,7 @@ export class RoomSpan implements RoomLink {
   #apply(frame: RoomFrame): void {
     if (this.#closed) return;
     if (frame.left) {
-      this.#nodeLeft(frame.from, frame.inc);
+      this.#dropNode(frame.from, frame.inc, 'left');
       return;
     }
     const change = frame.change;
@@ -535,8 +521,11 @@ export class RoomSpan implements RoomLink {
     void apply.then(() => this.room.applyRemote({ type: info.paused ? 'producerPaused' : 'producerResumed', info }));
   }
 
-  /** A node left the room cleanly: whatever of it is still known goes, with the pipes. */
-  #nodeLeft(nodeId: string, incarnation: string): void {
+  /**
+   * Everything of a node incarnation goes, with the pipes to and from it: it
+   * left the room cleanly (`left`: what is still known of it), or it died.
+   */
+  #dropNode(nodeId: string, incarnation: string, reason: 'left' | 'node-died'): void {
     for (const [producerId, member] of this.#producers) {
       if (member.incarnation !== incarnation) continue;
       this.#producers.delete(producerId);
@@ -546,7 +535,8 @@ export class RoomSpan implements RoomLink {
     for (const [peerId, member] of this.#peers) {
       if (member.incarnation !== incarnation) continue;
       this.#peers.delete(peerId);
-      this.room.applyRemote({ type: 'peerLeft', peerId, reason: 'left' });
+      this.room.applyRemote({ type: 'handLowered', peerId });
+      this.room.applyRemote({ type: 'peerLeft', peerId, reason });
     }
     void this.#closeIngress(nodeId);
     for (const egress of [...this.#egress.values()]) if (egress.nodeId === nodeId) egress.transport.close();

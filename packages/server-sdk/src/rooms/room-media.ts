@@ -1,8 +1,8 @@
 import type { types } from 'mediasoup';
 import type { MediaSource, NotificationMap, NotificationName, ParsedRequest, PeerRole, ProducerInfo, ResponseMap } from '@lectern/protocol';
-import { ErrorCode, forbidden, invalidState, LecternError } from '../errors.js';
+import { ErrorCode, forbidden, invalidState, LecternError, notFound } from '../errors.js';
 import type { MediasoupCall } from './mediasoup-call.js';
-import type { PipedProducer, RoomLink } from './room-link.js';
+import type { RoomLink } from './room-link.js';
 import { lookup, type Peer, type PeerTransport, type ProducerEntry } from './peer.js';
 import { openServerConsumer, producerWatch, type ProducerWatch, type ServerConsumer, type ServerConsumerOptions } from './server-consumer.js';
 import type { RouterShard, ShardSet } from './shard-set.js';
@@ -251,63 +251,35 @@ export class RoomMedia {
 
   // ---------------------------------------------------------------- requests: consumers
 
+  /**
+   * Consumes a producer of the room: this node's, or another node's (a cluster:
+   * the link brings it here, one pipe per producer and node, then it is
+   * consumed like a local one).
+   */
   async consume(peer: Peer, data: ParsedRequest<'consume'>): Promise<ResponseMap['consume']> {
-    const remote = this.producers.has(data.producerId) ? undefined : this.ctx.link?.remoteProducer(data.producerId);
-    if (remote) return this.consumeRemote(peer, data, remote);
-    const entry = lookup(this.producers, data.producerId, 'producer');
-    if (entry.peer === peer) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot consume its own producer');
+    const local = this.producers.get(data.producerId);
+    const link = local ? undefined : this.ctx.link;
+    const info = local ? producerInfo(local) : link?.remoteProducer(data.producerId);
+    if (!info) throw notFound('producer', data.producerId);
+    if (local?.peer === peer) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot consume its own producer');
     // Without a transport id: the peer's first WebRTC recv transport (plain peers name theirs).
     const use = this.consumerTransport(peer, data);
     // Idempotent: a client that asks twice (auto-subscribe racing a manual
     // subscribe) gets the same consumer, never a duplicate stream.
-    const existing = peer.consumerOf(entry.producer.id);
-    if (existing) return consumerResponse(existing, entry);
-    this.assertConsumerBudget(peer);
-    // Same codecs on every router, so the origin router can answer before any pipe is made.
-    if (!entry.shard.router.canConsume({ producerId: entry.producer.id, rtpCapabilities: peer.rtpCapabilities })) {
-      throw new LecternError(ErrorCode.INCOMPATIBLE_CAPABILITIES, "the peer's RTP capabilities cannot receive this producer");
-    }
-    await this.ctx.shards.ensurePiped(entry.producer.id, entry.shard, peer.shard!);
-    const consumer = await this.ctx.call(
-      use.transport.consume({
-        producerId: entry.producer.id,
-        rtpCapabilities: peer.rtpCapabilities,
-        paused: true, // the client resumes once its consumer is set up: no lost keyframe
-        appData: { peerId: peer.id, producerPeerId: entry.peer.id, source: entry.source },
-      }),
-      'consume',
-      (c) => c.close(),
-    );
-    if (peer.closed || this.ctx.closed) {
-      consumer.close();
-      throw new LecternError(ErrorCode.CLOSED, 'peer left while consuming');
-    }
-    peer.consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
-    this.relayConsumerEvents(peer.id, consumer);
-    return consumerResponse(consumer, entry);
-  }
-
-  /**
-   * Consumes a producer of another node of the room: the link brings it here
-   * (one pipe per producer and node), then it is consumed like a local one.
-   */
-  private async consumeRemote(peer: Peer, data: ParsedRequest<'consume'>, info: ProducerInfo): Promise<ResponseMap['consume']> {
-    const link = this.ctx.link!;
-    const use = this.consumerTransport(peer, data);
     const existing = peer.consumerOf(info.producerId);
-    if (existing) return remoteConsumerResponse(existing, info);
+    if (existing) return consumeReply(existing, info);
     this.assertConsumerBudget(peer);
-    const piped: PipedProducer = await link.acquire(info.producerId);
-    if (!piped.shard.router.canConsume({ producerId: info.producerId, rtpCapabilities: peer.rtpCapabilities })) {
+    const origin = local ? local.shard : (await link!.acquire(info.producerId)).shard;
+    // Same codecs on every router, so the origin router can answer before any pipe is made.
+    if (!origin.router.canConsume({ producerId: info.producerId, rtpCapabilities: peer.rtpCapabilities })) {
       throw new LecternError(ErrorCode.INCOMPATIBLE_CAPABILITIES, "the peer's RTP capabilities cannot receive this producer");
     }
-    await this.ctx.shards.ensurePiped(info.producerId, piped.shard, peer.shard!);
+    await this.ctx.shards.ensurePiped(info.producerId, origin, peer.shard!);
     const consumer = await this.ctx.call(
       use.transport.consume({
         producerId: info.producerId,
         rtpCapabilities: peer.rtpCapabilities,
-        paused: true,
+        paused: true, // the client resumes once its consumer is set up: no lost keyframe
         appData: { peerId: peer.id, producerPeerId: info.peerId, source: info.source },
       }),
       'consume',
@@ -318,13 +290,13 @@ export class RoomMedia {
       throw new LecternError(ErrorCode.CLOSED, 'peer left while consuming');
     }
     peer.consumers.set(consumer.id, consumer);
-    link.consumerOpened(info.producerId);
+    link?.consumerOpened(info.producerId);
     consumer.observer.once('close', () => {
       peer.consumers.delete(consumer.id);
-      link.consumerClosed(info.producerId);
+      link?.consumerClosed(info.producerId);
     });
     this.relayConsumerEvents(peer.id, consumer);
-    return remoteConsumerResponse(consumer, info);
+    return consumeReply(consumer, info);
   }
 
   /** The transport a `consume` names (or the peer's first WebRTC recv transport), checked for direction. */
@@ -484,12 +456,8 @@ function producerInfo(entry: ProducerEntry): ProducerInfo {
   };
 }
 
-function consumerResponse(consumer: types.Consumer, entry: ProducerEntry): ResponseMap['consume'] {
-  return remoteConsumerResponse(consumer, producerInfo(entry));
-}
-
 /** The `consume` reply, from what peers see of the producer (its entry here, or another node's info). */
-function remoteConsumerResponse(consumer: types.Consumer, info: ProducerInfo): ResponseMap['consume'] {
+function consumeReply(consumer: types.Consumer, info: ProducerInfo): ResponseMap['consume'] {
   return {
     consumerId: consumer.id,
     producerId: consumer.producerId,
