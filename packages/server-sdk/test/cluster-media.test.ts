@@ -318,4 +318,33 @@ describe('MediaNode: one room over two nodes', () => {
     }
     assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
   });
+
+  test('a MediaNode closed and created again on a live manager: the others see its room leave and come back, media flows again', async () => {
+    const prefix = `cm${++prefixes}:`;
+    const a = await startNode(prefix, 'node-a');
+    const b = await startNode(prefix, 'node-b');
+    const peers: RoomTestPeer[] = [];
+    let again: MediaNode | undefined;
+    try {
+      const lecturer = await RoomTestPeer.join(request(a, 'art', 'lecturer-1', 'lecturer'));
+      peers.push(lecturer);
+      const producerId = await lecturer.produceAudio();
+      const student = await RoomTestPeer.join(request(b, 'art', 'student-1', 'student'));
+      peers.push(student);
+      await a.node.close();
+      await waitFor('B hears the producer close', () => notesFor(b, 'student-1', 'producerClosed').length === 1, 5000);
+      await waitFor('B hears the lecturer leave', () => notesFor(b, 'student-1', 'peerLeft').length === 1, 5000);
+      // The room lives on at A as a single-node room; a new MediaNode links it again and announces it.
+      again = await MediaNode.create({ manager: a.manager, registry: a.registry, directory: a.directory, pipeListenInfo: { protocol: 'udp', ip: '127.0.0.1' } });
+      await waitFor('B hears the producer again', () => notesFor(b, 'student-1', 'newProducer').some((n) => (n.data as { producerId: string }).producerId === producerId), 5000);
+      const receiving = await student.consume(producerId);
+      await waitFor('media flows through the new link', () => receiving.packets() > 10, 10_000);
+    } finally {
+      for (const p of peers) await p.close().catch(() => undefined);
+      await again?.close();
+      await stopNode(b);
+      await stopNode(a);
+    }
+    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+  });
 });

@@ -230,7 +230,10 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
     this.#registry.off('nodeDown', this.#onNodeDown);
     this.#registry.off('registered', this.#onRegistered);
     this.linkRooms(this.#manager, undefined);
-    const closing = [...this.#spans.values()].map(({ span }) => span.close());
+    const closing = [...this.#spans.values()].map(({ room, span }) => {
+      room.detachLink(span);
+      return span.close();
+    });
     await Promise.all(closing);
     await this.#bus.close();
     this.#metrics.unregister();

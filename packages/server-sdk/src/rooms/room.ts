@@ -537,6 +537,11 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     this.link = link;
   }
 
+  /** The cluster let go of the room (its MediaNode closed): from now on it is a single-node room. */
+  detachLink(link: RoomLink): void {
+    if (this.link === link) this.link = undefined;
+  }
+
   /** This node's own part of the room, for the cluster to announce (at link time and after a Redis outage). */
   localState(): { peers: PeerInfo[]; producers: ProducerInfo[]; hands: HandQueueEntry[] } {
     return {
