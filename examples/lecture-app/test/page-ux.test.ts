@@ -279,6 +279,12 @@ test('Leave shows a left state with a working rejoin link; End lecture (confirme
         title: document.querySelector('#session-end-title')?.textContent,
         connection: document.querySelector('#connection-text')?.textContent,
         error: document.querySelector('#error')?.textContent,
+        // Where the confirm step stands: still open, confirmed (the button busy, 'Ending…'), or never confirmed.
+        dialogOpen: (document.querySelector('#end-dialog') as HTMLDialogElement | null)?.open,
+        dialogReturn: (document.querySelector('#end-dialog') as HTMLDialogElement | null)?.returnValue,
+        endButton: document.querySelector('#end-lecture')?.textContent,
+        endBusy: document.querySelector('#end-lecture')?.getAttribute('aria-busy'),
+        focused: document.activeElement?.id,
       }));
       throw new Error(`${role} page not ended: ${JSON.stringify(seen)}`, { cause: error });
     });
