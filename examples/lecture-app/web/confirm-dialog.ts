@@ -9,13 +9,16 @@ export function confirmWith(dialog: HTMLDialogElement): Promise<boolean> {
   dialog.returnValue = '';
   dialog.showModal();
   return new Promise((resolve) => {
-    dialog.addEventListener(
-      'close',
-      () => {
-        opener?.focus();
-        resolve(dialog.returnValue === 'confirm');
-      },
-      { once: true },
-    );
+    const onClose = () => {
+      // The `close` event is a queued task: the one of an earlier closing (Escape, then
+      // opened again at once) can arrive after this showModal(). It is not ours while
+      // the dialog is open — answering it would take "cancel" for this step and drop
+      // the confirm that follows.
+      if (dialog.open) return;
+      dialog.removeEventListener('close', onClose);
+      opener?.focus();
+      resolve(dialog.returnValue === 'confirm');
+    };
+    dialog.addEventListener('close', onClose);
   });
 }
