@@ -336,3 +336,32 @@ test('(e) SIGTERM of a node: its student is told to reconnect (node-draining), r
     for (const peer of harness.peers().filter((p) => p.roomId === roomId)) await peer.leave();
   }),
 );
+
+test('(f) Redis frozen for 4 s mid-lecture, then restarted empty: media between nodes keeps flowing, nobody is told to reconnect or sees anyone leave, a later student joins as before', { timeout: TEST_TIMEOUT }, () =>
+  scenario(async () => {
+    const roomId = roomName('f');
+    const { lecturer, producerId, students } = await lecture(roomId, 'A', ['B', 'C']);
+    const seenBefore = harness.notifications.length;
+    const lostBefore = harness.peersLost.length;
+    // Frozen (SIGSTOP): connections stay open, nothing answers — the nodes' heartbeats and writes time out.
+    harness.pauseRedis();
+    try {
+      await Promise.all(students.map((s) => packetsGrow(`${s.hp.peerId} while Redis is frozen`, s.consumer, 100, 8000)));
+    } finally {
+      harness.resumeRedis();
+    }
+    // Then gone and back empty: every node writes its registration and its part of the room again.
+    await harness.restartRedis({ whileDown: () => new Promise((resolve) => setTimeout(resolve, 1500)) });
+    await Promise.all(students.map((s) => packetsGrow(`${s.hp.peerId} after Redis came back`, s.consumer)));
+    // Longer than a grace period (deadAfterMs) after the restart: nothing may be dropped for the outage.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const since = harness.notifications.slice(seenBefore).map((e) => e.notification).filter((n) => n.roomId === roomId);
+    assert.deepEqual(since.filter((n) => ['reconnectRequired', 'peerLeft', 'producerClosed', 'consumerClosed'].includes(n.name)), [], 'nobody told anything left');
+    assert.equal(harness.peersLost.length, lostBefore, 'no node declared dead');
+    const late = await harness.join('C', { roomId, peerId: 'late-C', role: 'student' });
+    assert.ok(late.peer.joined.producers.some((p) => p.producerId === producerId), 'the re-asserted room lists the lecturer at join');
+    const consumer = await late.peer.consume(producerId);
+    await packetsGrow('late-C', consumer);
+    for (const peer of [late, ...students.map((s) => s.hp), lecturer]) await peer.leave();
+  }),
+);

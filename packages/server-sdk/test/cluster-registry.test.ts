@@ -217,6 +217,40 @@ describe('NodeRegistry across Redis restarts', () => {
       }
     });
   }
+
+  test('Redis frozen (SIGSTOP) for 4 s: commands queued during the freeze run in any order when it wakes, yet nobody is declared dead; a crash afterwards still is', async () => {
+    const redis = await startRedis();
+    const client = new Redis(redis.url, { lazyConnect: true });
+    let child: Awaited<ReturnType<typeof spawnNode>> | undefined;
+    try {
+      const prefix = uniquePrefix();
+      const nodes = ['a', 'b'].map((id) => node(prefix, id, {}, redis.url));
+      for (const n of nodes) await n.start();
+      child = await spawnNode(redis.url, prefix, 'c');
+      await waitForEvent(nodes[0]!, 'nodeUp', (n) => n.nodeId === 'c', 5000);
+      await sleep(1100);
+      const downs = nodes.map((n) => recordDowns(n));
+      redis.process.child.kill('SIGSTOP');
+      await sleep(4000);
+      redis.process.child.kill('SIGCONT');
+      await sleep(5000); // the calm after the stall (3 s) and a few sweeps
+      assert.deepEqual(downs.flat(), [], 'a frozen Redis was taken for dead nodes');
+      for (const n of nodes) assert.deepEqual(n.nodes().map((x) => x.nodeId).sort(), ['a', 'b', 'c']);
+      // A crash after the freeze is still found, as fast as ever.
+      const down = waitForEvent(nodes[0]!, 'nodeDown', (e) => e.nodeId === 'c', 6000);
+      const killedAt = performance.now();
+      await killHard(child.child);
+      assert.equal((await down).reason, 'missed-heartbeats');
+      assert.ok(performance.now() - killedAt < 4000, `found ${Math.round(performance.now() - killedAt)} ms after the kill`);
+      for (const n of nodes) await n.close();
+      await client.connect();
+      assert.deepEqual(await scanKeys(client, prefix), []);
+    } finally {
+      if (child) await killHard(child.child);
+      client.disconnect();
+      await redis.stop();
+    }
+  });
 });
 
 test('importing @lectern/server-sdk/cluster loads neither ioredis nor the transcription pipeline; a url registry loads ioredis, INVALID_CONFIG without it', async () => {

@@ -335,6 +335,7 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
         this.#keys.base,
         String(this.deadAfterMs),
         String(this.#keyTtlMs),
+        ...this.#stallArgs(),
       ]);
       // A disconnect or a lost registration during the call: its result may be the outage's.
       if (this.#closed || !this.#connected || performance.now() < this.#graceUntil) return;
@@ -386,7 +387,27 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   }
 
   #beatArgs(mode: 'register' | 'beat'): string[] {
-    return [this.#keys.base, this.nodeId, this.incarnation, mode, this.#state, String(this.#readLoad()), this.#limits, this.#meta, String(this.#keyTtlMs)];
+    return [
+      this.#keys.base,
+      this.nodeId,
+      this.incarnation,
+      mode,
+      this.#state,
+      String(this.#readLoad()),
+      this.#limits,
+      this.#meta,
+      String(this.#keyTtlMs),
+      ...this.#stallArgs(),
+    ];
+  }
+
+  /**
+   * When Redis counts as having stood still, and for how long nobody is declared
+   * dead after: a gap of `deadAfterMs - heartbeatMs` without any heartbeat or sweep
+   * (shorter stalls leave every score younger than `deadAfterMs`), then `deadAfterMs`.
+   */
+  #stallArgs(): string[] {
+    return [String(this.deadAfterMs - this.heartbeatMs), String(this.deadAfterMs)];
   }
 
   #readLoad(): number {

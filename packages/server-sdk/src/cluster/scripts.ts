@@ -14,6 +14,8 @@ import { luaScript as lua } from '../util/redis.js';
  * - `B room:<roomId>` — hash: `owner` → nodeId, `n:<nodeId>` → `<incarnation>|<joinedAt ms>`;
  * - `B gone` — sorted set of recent departures, member `<reason>|<incarnation>|<nodeId>`,
  *   score = when; kept `ttl`, deleted when the last node leaves;
+ * - `B activity` / `B calm-until` — when a heartbeat or sweep last ran, and until when
+ *   nobody is declared dead after Redis stood still (`stalled`);
  * - `B members:<roomId>` — hash, what a room's nodes share (MediaNode): `p:<peerId>`,
  *   `r:<producerId>`, `h:<peerId>` (a raised hand) → `<incarnation>|<JSON>`, written
  *   by the member's node;
@@ -59,11 +61,21 @@ end
 local function refresh(key, ttl)
   if redis.call('EXISTS', key) == 1 then redis.call('PEXPIRE', key, ttl) end
 end
+-- Redis itself stood still when no heartbeat or sweep ran for longer than gap ms (it was
+-- frozen, or restarted, or every node was away): heartbeat scores are stale for that reason
+-- alone, and commands queued during a freeze run in any order across connections. So nobody
+-- is declared dead until grace ms after it moves again. True during that grace.
+local function stalled(base, now, gap, grace, ttl)
+  local last = tonumber(redis.call('GET', base .. 'activity') or '0')
+  if now - last > gap then redis.call('SET', base .. 'calm-until', now + grace, 'PX', ttl) end
+  redis.call('SET', base .. 'activity', now, 'PX', ttl)
+  return now < tonumber(redis.call('GET', base .. 'calm-until') or '0')
+end
 `;
 
 /**
  * KEYS: nodes, node, node rooms, gone. ARGV: base, nodeId, incarnation, mode
- * ('register' | 'beat'), state, load, limits, meta, ttl.
+ * ('register' | 'beat'), state, load, limits, meta, ttl, stall gap, stall grace (see `stalled`).
  * Returns {status, now[, other incarnation]}; status: 'registered' (new),
  * 'restored' (a beat found no registration: Redis lost it, or the node was declared
  * dead), 'replaced' (a registration replaced an older incarnation, which is gone),
@@ -73,6 +85,7 @@ export const HEARTBEAT = lua(`${COMMON}
 local base, node, inc, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl = tonumber(ARGV[9])
 local now = now_ms()
+stalled(base, now, tonumber(ARGV[10]), tonumber(ARGV[11]), ttl)
 local cur = redis.call('HGET', KEYS[2], 'incarnation')
 local status = 'ok'
 if cur and cur ~= inc then
@@ -100,8 +113,9 @@ return {status, now}
 `);
 
 /**
- * KEYS: nodes, gone. ARGV: base, deadAfterMs, ttl.
- * Declares every node silent for longer than deadAfterMs dead (tombstone
+ * KEYS: nodes, gone. ARGV: base, deadAfterMs, ttl, stall gap, stall grace.
+ * Unless Redis has just stood still (`stalled`), declares every node silent for
+ * longer than deadAfterMs dead (tombstone
  * 'missed-heartbeats', its room entries dropped, its keys deleted) — idempotent,
  * any node may run it — then returns {now, swept, live nodes, tombstones}; a
  * live node = {nodeId, heartbeatAt, incarnation, state, load, limits, meta, since}.
@@ -110,7 +124,10 @@ export const SWEEP = lua(`${COMMON}
 local base = ARGV[1]
 local dead, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - dead))
+local stale = {}
+if not stalled(base, now, tonumber(ARGV[4]), tonumber(ARGV[5]), ttl) then
+  stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - dead))
+end
 for _, node in ipairs(stale) do
   local nk = base .. 'node:' .. node
   local inc = redis.call('HGET', nk, 'incarnation')
@@ -141,7 +158,7 @@ forget_rooms(base, node, inc)
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[1], node)
 if redis.call('ZCARD', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', KEYS[3], base .. 'activity', base .. 'calm-until')
 else
   redis.call('ZADD', KEYS[3], now_ms(), 'left|' .. inc .. '|' .. node)
   redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]))
