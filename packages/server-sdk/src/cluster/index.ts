@@ -1,12 +1,12 @@
 /**
  * @lectern/server-sdk/cluster — Lectern beyond one machine: media nodes that
- * find each other, and the rooms they serve, through Redis.
+ * find each other through Redis, and one lecture that spans them.
  *
  * ```ts
- * const registry = new NodeRegistry({ url: 'redis://redis:6379', nodeId: 'media-1', meta: { url: 'wss://media-1.example.org' }, load });
+ * const registry = new NodeRegistry({ url: 'redis://redis:6379', nodeId: 'media-1', meta: { url: 'wss://media-1.example.org' }, load: () => manager.loadEstimate });
  * const directory = new RoomDirectory(registry);
- * registry.on('nodeDown', ({ nodeId, reason }) => log.warn({ nodeId, reason }, 'media node gone'));
- * await registry.start();
+ * const node = await MediaNode.create({ manager, registry, directory, pipeListenInfo: { protocol: 'udp', ip: '0.0.0.0', announcedAddress: '10.0.0.11' } });
+ * node.on('notification', forwardToPeers); // like the manager's; a dead node's peers are told here
  * const { nodeId } = await directory.place('physics-101'); // sticky, else least loaded; OVERLOADED when full
  * ```
  *
