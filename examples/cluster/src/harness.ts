@@ -21,7 +21,7 @@ export interface ClusterHarnessOptions {
   nodeIds: string[];
   /** A running redis-server; one is started (and stopped by {@link ClusterHarness.close}) when omitted. */
   redis?: TestRedis;
-  /** Each node's `LECTERN_DEAD_AFTER_MS`. Default 3000 (the node program's default). */
+  /** Each node's `LECTERN_DEAD_AFTER_MS`. Default 2500 (the node program's default). */
   deadAfterMs?: number;
   /** Each node's `LECTERN_IDLE_PIPE_MS`. */
   idlePipeCloseMs?: number;
@@ -409,7 +409,7 @@ export class ClusterHarness {
       LECTERN_PIPE_MIN_PORT: String(pipe.min),
       LECTERN_PIPE_MAX_PORT: String(pipe.max),
       LECTERN_WORKERS: '1',
-      LECTERN_DEAD_AFTER_MS: String(this.options.deadAfterMs ?? 3000),
+      LECTERN_DEAD_AFTER_MS: String(this.options.deadAfterMs ?? 2500),
       ...(this.options.idlePipeCloseMs === undefined ? {} : { LECTERN_IDLE_PIPE_MS: String(this.options.idlePipeCloseMs) }),
       ...this.options.env,
     };

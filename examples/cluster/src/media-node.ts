@@ -65,7 +65,9 @@ export function readEnv(env: NodeJS.ProcessEnv): MediaNodeEnv {
     rtcPorts,
     pipePorts,
     workers: integer(env, 'LECTERN_WORKERS', 1, 1, 64),
-    deadAfterMs: integer(env, 'LECTERN_DEAD_AFTER_MS', 3000, 2000, 600_000),
+    // 2500 ms: a crashed node's peers are told within 3 s (detection is deadAfterMs after its last
+    // heartbeat, 1 s apart, plus at most one 250 ms sweep: 1.5–2.75 s after the crash).
+    deadAfterMs: integer(env, 'LECTERN_DEAD_AFTER_MS', 2500, 2000, 600_000),
     idlePipeCloseMs: env.LECTERN_IDLE_PIPE_MS === undefined || env.LECTERN_IDLE_PIPE_MS === '' ? undefined : integer(env, 'LECTERN_IDLE_PIPE_MS', 0, 0, 3_600_000),
   };
 }
