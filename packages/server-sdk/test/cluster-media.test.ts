@@ -43,8 +43,12 @@ interface TestNode {
   redis?: Redis;
 }
 
-async function startNode(prefix: string, nodeId: string, options: { idlePipeCloseMs?: number; ownClient?: boolean } = {}): Promise<TestNode> {
-  const manager = await RoomManager.create({ workers: { numWorkers: 1 }, emptyRoomTimeoutMs: null });
+async function startNode(prefix: string, nodeId: string, options: { idlePipeCloseMs?: number; ownClient?: boolean; workers?: number; maxTransportsPerRouter?: number } = {}): Promise<TestNode> {
+  const manager = await RoomManager.create({
+    workers: { numWorkers: options.workers ?? 1 },
+    emptyRoomTimeoutMs: null,
+    ...(options.maxTransportsPerRouter !== undefined ? { room: { maxTransportsPerRouter: options.maxTransportsPerRouter } } : {}),
+  });
   const redis = options.ownClient ? new Redis(server.url, { maxRetriesPerRequest: 0 }) : undefined;
   const common = { keyPrefix: prefix, nodeId, heartbeatMs: 200, deadAfterMs: 600, load: () => manager.loadEstimate };
   const registry = redis ? new NodeRegistry({ ...common, redis }) : new NodeRegistry({ ...common, url: server.url });
@@ -342,6 +346,78 @@ describe('MediaNode: one room over two nodes', () => {
     } finally {
       for (const p of peers) await p.close().catch(() => undefined);
       await again?.close();
+      await stopNode(b);
+      await stopNode(a);
+    }
+    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+  });
+
+  test("the worker under a node's pipes dies: the peers that received through them are told the producer again, subscribe anew, and media flows over a new pair", async () => {
+    const prefix = `cm${++prefixes}:`;
+    const a = await startNode(prefix, 'node-a');
+    // Two workers, one transport per router: each student on its own router; the pipes arrive on the room's first.
+    const b = await startNode(prefix, 'node-b', { workers: 2, maxTransportsPerRouter: 1 });
+    const peers: RoomTestPeer[] = [];
+    try {
+      const lecturer = await RoomTestPeer.join(request(a, 'phys', 'lecturer-1', 'lecturer'));
+      peers.push(lecturer);
+      const producerId = await lecturer.produceAudio();
+      const onFirst = await RoomTestPeer.join(request(b, 'phys', 'student-1', 'student'));
+      const onSecond = await RoomTestPeer.join(request(b, 'phys', 'student-2', 'student'));
+      peers.push(onFirst, onSecond);
+      const first = await onFirst.consume(producerId);
+      const second = await onSecond.consume(producerId);
+      await waitFor('both receive', () => first.packets() > 10 && second.packets() > 10, 10_000);
+      const routers = b.manager.getRoom('phys')!.stats().routers;
+      assert.equal(routers.length, 2, 'the students are on two routers');
+      const pipeWorker = routers[0]!.workerPid; // the room's first router: the pipe pair from A ends there
+      process.kill(pipeWorker, 'SIGKILL');
+      await waitFor('student-1 (on the dead worker) is told to reconnect', () => notesFor(b, 'student-1', 'reconnectRequired').length === 1, 10_000);
+      await waitFor('student-2 is told the producer again', () => notesFor(b, 'student-2', 'newProducer').some((n) => (n.data as { producerId: string }).producerId === producerId), 10_000);
+      const order = b.notes.filter((n) => n.to.includes('student-2') && ['consumerClosed', 'newProducer'].includes(n.name)).map((n) => n.name);
+      assert.deepEqual(order, ['consumerClosed', 'newProducer'], 'its consumer closed first, then the producer is announced again');
+      // Subscribing again (what an auto-subscribing client does) makes a new pair; the old end on A was closed when B said so.
+      onSecond.consumers.clear();
+      const again = await onSecond.consume(producerId);
+      await waitFor('media flows over the new pair', () => again.packets() > 10, 10_000);
+      await waitFor('A holds one pipe out (the old pair is gone)', () => a.node.stats().pipesOut === 1, 5000);
+      assert.equal(notesFor(b, 'student-2', 'producerClosed').length, 0, 'the producer never closed');
+    } finally {
+      for (const p of peers) await p.close().catch(() => undefined);
+      await stopNode(b);
+      await stopNode(a);
+    }
+    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+  });
+
+  test("the worker under the sending end of a pair dies (the producer lives on): the receiving node is told, its peers subscribe anew over a new pair", async () => {
+    const prefix = `cm${++prefixes}:`;
+    const a = await startNode(prefix, 'node-a', { workers: 2, maxTransportsPerRouter: 1 });
+    const b = await startNode(prefix, 'node-b');
+    const peers: RoomTestPeer[] = [];
+    try {
+      // A student on A takes the room's first router (where the pairs to other nodes start); the lecturer gets the second.
+      const first = await RoomTestPeer.join(request(a, 'chem2', 'student-a', 'student'));
+      peers.push(first);
+      await first.recv();
+      const lecturer = await RoomTestPeer.join(request(a, 'chem2', 'lecturer-1', 'lecturer'));
+      peers.push(lecturer);
+      const producerId = await lecturer.produceAudio();
+      const student = await RoomTestPeer.join(request(b, 'chem2', 'student-b', 'student'));
+      peers.push(student);
+      const receiving = await student.consume(producerId);
+      await waitFor('the student on B receives', () => receiving.packets() > 10, 10_000);
+      const routers = a.manager.getRoom('chem2')!.stats().routers;
+      assert.equal(routers.length, 2);
+      process.kill(routers[0]!.workerPid, 'SIGKILL');
+      await waitFor('the student on B is told the producer again', () => notesFor(b, 'student-b', 'newProducer').some((n) => (n.data as { producerId: string }).producerId === producerId), 10_000);
+      assert.equal(notesFor(b, 'student-b', 'consumerClosed').length, 1);
+      assert.equal(notesFor(b, 'student-b', 'producerClosed').length, 0, 'the producer never closed');
+      const again = await student.consume(producerId);
+      await waitFor('media flows over a new pair', () => again.packets() > 10, 10_000);
+      assert.equal(b.node.stats().pipesIn, 1);
+    } finally {
+      for (const p of peers) await p.close().catch(() => undefined);
       await stopNode(b);
       await stopNode(a);
     }

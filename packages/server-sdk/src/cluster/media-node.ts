@@ -342,6 +342,8 @@ export class MediaNode extends TypedEmitter<MediaNodeEvents> {
         return entry.span.pipeProducer(params as NodeRequestParams<'pipeProducer'>);
       case 'pipeRelease':
         return entry.span.pipeRelease(params as NodeRequestParams<'pipeRelease'>);
+      case 'pipeLost':
+        return entry.span.pipeLost(from.nodeId, params as NodeRequestParams<'pipeLost'>);
       case 'peerDetails':
         return { peers: entry.room.peerDetails() };
       case 'roomAdmin': {

@@ -82,9 +82,15 @@ export class RoomSpan implements RoomLink {
   readonly #producers = new Map<string, Member<ProducerInfo>>();
   /** Remote producers brought here, by producer id. */
   readonly #pipes = new Map<string, Promise<PipedProducer>>();
-  /** Local consumers of each remote producer, and the timer that closes an unused pipe. */
-  readonly #use = new Map<string, { consumers: number; idle: NodeJS.Timeout | undefined }>();
+  /**
+   * Local consumers of each remote producer (by consumer id, with their peers:
+   * whom to tell if the pipe is lost under them), and the timer that closes an
+   * unused pipe.
+   */
+  readonly #use = new Map<string, { consumers: Map<string, string>; idle: NodeJS.Timeout | undefined }>();
   readonly #ingress = new Map<string, Promise<Ingress>>();
+  /** Lost pipes whose consumers are still closing: their producer is announced again after the last. */
+  readonly #reannounce = new Map<string, { remaining: Set<string>; announce: () => void }>();
   readonly #egress = new Map<string, Egress>();
   /** Writes go out in the order the room made its changes. */
   readonly #writes = new SerialQueue();
@@ -192,23 +198,26 @@ export class RoomSpan implements RoomLink {
     return pipe;
   }
 
-  consumerOpened(producerId: string): void {
-    const use = this.#use.get(producerId) ?? { consumers: 0, idle: undefined };
-    use.consumers += 1;
+  consumerOpened(producerId: string, consumerId: string, peerId: string): void {
+    const use = this.#use.get(producerId) ?? { consumers: new Map<string, string>(), idle: undefined };
+    use.consumers.set(consumerId, peerId);
     clearTimeout(use.idle);
     use.idle = undefined;
     this.#use.set(producerId, use);
   }
 
-  consumerClosed(producerId: string): void {
+  consumerClosed(producerId: string, consumerId: string): void {
+    const pending = this.#reannounce.get(producerId);
+    if (pending?.remaining.delete(consumerId) && pending.remaining.size === 0) {
+      this.#reannounce.delete(producerId);
+      pending.announce();
+    }
     const use = this.#use.get(producerId);
-    if (!use) return;
-    use.consumers -= 1;
-    if (use.consumers > 0 || this.#closed) return;
+    if (!use?.consumers.delete(consumerId) || use.consumers.size > 0 || this.#closed) return;
     clearTimeout(use.idle);
     use.idle = setTimeout(() => {
       use.idle = undefined;
-      if (use.consumers === 0) void this.#closePipe(producerId);
+      if (use.consumers.size === 0) void this.#closePipe(producerId);
     }, this.ctx.idlePipeCloseMs);
     use.idle.unref();
   }
@@ -227,7 +236,7 @@ export class RoomSpan implements RoomLink {
     this.#clearTimers();
     for (const pipe of this.#pipes.values()) void pipe.then(({ producer }) => producer.close(), () => undefined);
     for (const ingress of this.#ingress.values()) void ingress.then((i) => i.transport.close(), () => undefined);
-    for (const egress of this.#egress.values()) egress.transport.close();
+    for (const egress of [...this.#egress.values()]) this.#closeEgress(egress);
     this.#pipes.clear();
     this.#ingress.clear();
     this.#egress.clear();
@@ -271,7 +280,7 @@ export class RoomSpan implements RoomLink {
     for (const egress of [...this.#egress.values()]) {
       if (egress.nodeId !== from) continue;
       if (egress.ingressId === params.ingressId) return egress.reply; // a retry of the same request
-      egress.transport.close(); // the other node made a new end: the old pair is done
+      this.#closeEgress(egress); // the other node made a new end: the old pair is done
     }
     const shard = await this.room.clusterShard();
     const transport = await this.#createPipeTransport(shard, 'egress', from);
@@ -285,7 +294,12 @@ export class RoomSpan implements RoomLink {
     const reply = { egressId: transport.id, ...tupleOf(transport) };
     const egress: Egress = { transport, shard, nodeId: from, ingressId: params.ingressId, reply, consumers: new Map() };
     this.#egress.set(transport.id, egress);
-    transport.observer.once('close', () => this.#egress.delete(transport.id));
+    transport.observer.once('close', () => {
+      if (this.#egress.get(transport.id) !== egress) return; // closed on purpose
+      // Lost under us (the router's worker died): the other end waits for media that no longer comes.
+      this.#egress.delete(transport.id);
+      this.#tellPipeLost(from, { egressId: transport.id });
+    });
     return reply;
   }
 
@@ -313,6 +327,18 @@ export class RoomSpan implements RoomLink {
     }
     const consumer = await made;
     return { kind: consumer.kind, rtpParameters: consumer.rtpParameters as NodeRequestResult<'pipeProducer'>['rtpParameters'], paused: consumer.producerPaused };
+  }
+
+  /** The other node lost its end of a pair: close ours (its pipes with it; members still here are announced again). */
+  async pipeLost(from: string, params: NodeRequestParams<'pipeLost'>): Promise<NodeRequestResult<'pipeLost'>> {
+    if (params.egressId !== undefined) {
+      const ingress = await this.#ingress.get(from)?.catch(() => undefined);
+      if (ingress?.egressId === params.egressId) await this.#closeIngress(from);
+    }
+    if (params.ingressId !== undefined) {
+      for (const egress of [...this.#egress.values()]) if (egress.nodeId === from && egress.ingressId === params.ingressId) this.#closeEgress(egress);
+    }
+    return {};
   }
 
   async pipeRelease(params: NodeRequestParams<'pipeRelease'>): Promise<NodeRequestResult<'pipeRelease'>> {
@@ -539,7 +565,7 @@ export class RoomSpan implements RoomLink {
       this.room.applyRemote({ type: 'peerLeft', peerId, reason });
     }
     void this.#closeIngress(nodeId);
-    for (const egress of [...this.#egress.values()]) if (egress.nodeId === nodeId) egress.transport.close();
+    for (const egress of [...this.#egress.values()]) if (egress.nodeId === nodeId) this.#closeEgress(egress);
   }
 
   /** What a change does to this node's entries in the room's hash. */
@@ -625,9 +651,13 @@ export class RoomSpan implements RoomLink {
       ingress = made;
       this.#ingress.set(nodeId, made);
       made.then(
-        (i) => i.transport.observer.once('close', () => {
-          if (this.#ingress.get(nodeId) === made) this.#ingress.delete(nodeId);
-        }),
+        (i) =>
+          i.transport.observer.once('close', () => {
+            if (this.#ingress.get(nodeId) !== made) return; // closed on purpose
+            // Lost under us (the router's worker died): the other end can stop sending.
+            this.#ingress.delete(nodeId);
+            this.#tellPipeLost(nodeId, { ingressId: i.transport.id });
+          }),
         () => {
           if (this.#ingress.get(nodeId) === made) this.#ingress.delete(nodeId);
         },
@@ -650,11 +680,26 @@ export class RoomSpan implements RoomLink {
     }
   }
 
+  /**
+   * Closes the pair from `nodeId` here. Pipes still registered on it (a node that
+   * left or died has had its producers' pipes closed first) count as lost: see
+   * {@link #pipeClosed}.
+   */
   async #closeIngress(nodeId: string): Promise<void> {
     const ingress = this.#ingress.get(nodeId);
     if (!ingress) return;
     this.#ingress.delete(nodeId);
     (await ingress.catch(() => undefined))?.transport.close();
+  }
+
+  #closeEgress(egress: Egress): void {
+    this.#egress.delete(egress.transport.id);
+    egress.transport.close();
+  }
+
+  #tellPipeLost(nodeId: string, end: { egressId?: string; ingressId?: string }): void {
+    if (this.#closed) return;
+    this.ctx.request(nodeId, 'pipeLost', { roomId: this.roomId, ...end }).catch((error: unknown) => this.ctx.report('pipeLost', error));
   }
 
   #createPipeTransport(shard: RouterShard, end: 'ingress' | 'egress', nodeId: string): Promise<types.PipeTransport> {
@@ -690,18 +735,31 @@ export class RoomSpan implements RoomLink {
   }
 
   #pipeClosed(producerId: string, pipe: Promise<PipedProducer>): void {
-    if (this.#pipes.get(producerId) === pipe) this.#pipes.delete(producerId);
+    // Still registered: closed under us (its pair or router went), not by #closePipe.
+    const lost = this.#pipes.get(producerId) === pipe;
+    if (lost) this.#pipes.delete(producerId);
     this.room.forgetPipedProducer(producerId);
     const use = this.#use.get(producerId);
-    if (use && use.consumers <= 0) {
-      clearTimeout(use.idle);
-      this.#use.delete(producerId);
-    }
+    this.#use.delete(producerId);
+    clearTimeout(use?.idle);
+    const member = this.#producers.get(producerId);
+    if (!lost || this.#closed || !member || !use || use.consumers.size === 0) return;
+    // Its consumers close with it (the worker says so a moment later): once they have,
+    // their peers hear the producer announced again and subscribe anew.
+    const peers = new Set(use.consumers.values());
+    const announce = () => {
+      clearTimeout(fallback);
+      if (!this.#closed && this.#producers.has(producerId)) this.room.announceProducer(member.value, [...peers]);
+    };
+    const fallback = setTimeout(announce, 1000);
+    fallback.unref();
+    this.#reannounce.set(producerId, { remaining: new Set(use.consumers.keys()), announce });
   }
 
   #clearTimers(): void {
     for (const use of this.#use.values()) clearTimeout(use.idle);
     this.#use.clear();
+    this.#reannounce.clear(); // their fallback timers are unref'd and check #closed
     clearTimeout(this.#confirmTimer);
     this.#confirmTimer = undefined;
   }

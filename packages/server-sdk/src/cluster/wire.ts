@@ -113,6 +113,11 @@ export const nodeRequests = {
         .max(100_000),
     }),
   },
+  /** The asking node lost its end of a pair (its router's worker died): close ours. */
+  pipeLost: {
+    params: z.object({ roomId: z.string().min(1).max(256), egressId: z.string().min(1).max(64).optional(), ingressId: z.string().min(1).max(64).optional() }),
+    result: z.object({}),
+  },
   /** The asking node no longer uses the producer: close its pipe consumer. */
   pipeRelease: {
     params: z.object({ roomId: z.string().min(1).max(256), egressId: z.string().min(1).max(64), producerId: z.string().min(1).max(64) }),

@@ -56,8 +56,8 @@ export interface RoomLink {
    */
   acquire(producerId: string): Promise<PipedProducer>;
   /** A local consumer of a remote producer opened / closed (a pipe nobody uses closes after a delay). */
-  consumerOpened(producerId: string): void;
-  consumerClosed(producerId: string): void;
+  consumerOpened(producerId: string, consumerId: string, peerId: string): void;
+  consumerClosed(producerId: string, consumerId: string): void;
   /** The other nodes' peers with their grants and media, asked of each node (a node that does not answer in time is left out). */
   remotePeerDetails(): Promise<PeerDetails[]>;
   /** Whether another node holds this peer. */

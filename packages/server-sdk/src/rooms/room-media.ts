@@ -290,10 +290,10 @@ export class RoomMedia {
       throw new LecternError(ErrorCode.CLOSED, 'peer left while consuming');
     }
     peer.consumers.set(consumer.id, consumer);
-    link?.consumerOpened(info.producerId);
+    link?.consumerOpened(info.producerId, consumer.id, peer.id);
     consumer.observer.once('close', () => {
       peer.consumers.delete(consumer.id);
-      link?.consumerClosed(info.producerId);
+      link?.consumerClosed(info.producerId, consumer.id);
     });
     this.relayConsumerEvents(peer.id, consumer);
     return consumeReply(consumer, info);

@@ -574,6 +574,16 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     return this.shards.ensurePiped(producerId, from, to);
   }
 
+  /**
+   * Announces a producer again to some peers (`newProducer`): its pipe from
+   * another node was lost under their consumers, which closed; a client that
+   * subscribes automatically subscribes again.
+   */
+  announceProducer(info: ProducerInfo, peerIds: string[]): void {
+    if (this.closed) return;
+    this.notify(peerIds.filter((id) => this.peers.has(id)), 'newProducer', info);
+  }
+
   /** A producer that came from another node is gone from this one: forget its pipes between routers. */
   forgetPipedProducer(producerId: string): void {
     this.shards.forgetProducer(producerId);
