@@ -428,18 +428,8 @@ export class RoomSpan implements RoomLink {
     for (const key of [...this.#missing.keys()]) {
       if ((key.startsWith('r:') && producers.has(key.slice(2))) || (key.startsWith('p:') && peers.has(key.slice(2)))) this.#missing.delete(key);
     }
-    for (const [id, member] of this.#producers) {
-      if (producers.has(id) || !gone(`r:${id}`)) continue;
-      this.#producers.delete(id);
-      void this.#closePipe(id, false);
-      this.room.applyRemote({ type: 'producerClosed', producerId: id, peerId: member.value.peerId });
-    }
-    for (const [id] of this.#peers) {
-      if (peers.has(id) || !gone(`p:${id}`)) continue;
-      this.#peers.delete(id);
-      this.room.applyRemote({ type: 'handLowered', peerId: id });
-      this.room.applyRemote({ type: 'peerLeft', peerId: id, reason: 'left' });
-    }
+    for (const id of [...this.#producers.keys()]) if (!producers.has(id) && gone(`r:${id}`)) this.#dropProducer(id);
+    for (const id of [...this.#peers.keys()]) if (!peers.has(id) && gone(`p:${id}`)) this.#dropPeer(id, 'left');
     if (pending && !this.#confirmTimer) {
       // Look again once the grace is over: whatever is still missing then is gone.
       this.#confirmTimer = setTimeout(() => {
@@ -513,9 +503,7 @@ export class RoomSpan implements RoomLink {
         this.room.applyRemote(change);
         return;
       case 'producerClosed':
-        if (!this.#producers.delete(change.producerId)) return;
-        void this.#closePipe(change.producerId, false);
-        this.room.applyRemote(change);
+        this.#dropProducer(change.producerId);
         return;
       case 'producerPaused':
       case 'producerResumed':
@@ -552,20 +540,26 @@ export class RoomSpan implements RoomLink {
    * left the room cleanly (`left`: what is still known of it), or it died.
    */
   #dropNode(nodeId: string, incarnation: string, reason: 'left' | 'node-died'): void {
-    for (const [producerId, member] of this.#producers) {
-      if (member.incarnation !== incarnation) continue;
-      this.#producers.delete(producerId);
-      void this.#closePipe(producerId, false);
-      this.room.applyRemote({ type: 'producerClosed', producerId, peerId: member.value.peerId });
-    }
-    for (const [peerId, member] of this.#peers) {
-      if (member.incarnation !== incarnation) continue;
-      this.#peers.delete(peerId);
-      this.room.applyRemote({ type: 'handLowered', peerId });
-      this.room.applyRemote({ type: 'peerLeft', peerId, reason });
-    }
+    for (const [producerId, member] of [...this.#producers]) if (member.incarnation === incarnation) this.#dropProducer(producerId);
+    for (const [peerId, member] of [...this.#peers]) if (member.incarnation === incarnation) this.#dropPeer(peerId, reason);
     void this.#closeIngress(nodeId);
     for (const egress of [...this.#egress.values()]) if (egress.nodeId === nodeId) this.#closeEgress(egress);
+  }
+
+  /** Another node's producer is gone: its pipe here closes (its consumers with it), this node's peers hear it closed. */
+  #dropProducer(producerId: string): void {
+    const member = this.#producers.get(producerId);
+    if (!member) return;
+    this.#producers.delete(producerId);
+    void this.#closePipe(producerId, false);
+    this.room.applyRemote({ type: 'producerClosed', producerId, peerId: member.value.peerId });
+  }
+
+  /** Another node's peer is gone without saying so itself (its node left or died, or the shared state lost it): its hand goes too. */
+  #dropPeer(peerId: string, reason: 'left' | 'node-died'): void {
+    if (!this.#peers.delete(peerId)) return;
+    this.room.applyRemote({ type: 'handLowered', peerId });
+    this.room.applyRemote({ type: 'peerLeft', peerId, reason });
   }
 
   /** What a change does to this node's entries in the room's hash. */
@@ -588,7 +582,7 @@ export class RoomSpan implements RoomLink {
       case 'handsCleared':
         return [{ op: 'delprefix', field: 'h:' }];
       case 'peerBanned':
-        return [{ op: 'set', field: `b:${change.peerId}`, value: `${this.ctx.incarnation}|${JSON.stringify({ n: this.ctx.nodeId, v: change.until ? { until: change.until } : {} })}` }];
+        return [this.#set('b', change.peerId, change.until ? { until: change.until } : {})];
       case 'gesture':
       case 'caption':
       case 'roomEnded':
@@ -596,7 +590,7 @@ export class RoomSpan implements RoomLink {
     }
   }
 
-  #set(kind: 'p' | 'r' | 'h', id: string, value: unknown): Field {
+  #set(kind: 'p' | 'r' | 'h' | 'b', id: string, value: unknown): Field {
     return { op: 'set', field: `${kind}:${id}`, value: `${this.ctx.incarnation}|${JSON.stringify({ n: this.ctx.nodeId, v: value })}` };
   }
 

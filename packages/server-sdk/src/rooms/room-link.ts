@@ -29,8 +29,8 @@ export type RoomChange =
 
 /** An admin action on a peer or producer another node holds (that node carries it out). */
 export type RemoteAdminAction =
-  | { type: 'expel'; peerId: string; reason?: string; ban?: boolean; banSeconds?: number; by?: string }
-  | { type: 'mute'; producerId: string; close?: boolean; reason?: string; by?: string };
+  | { type: 'expel'; peerId: string; reason?: string | undefined; ban?: boolean | undefined; banSeconds?: number | undefined; by?: string | undefined }
+  | { type: 'mute'; producerId: string; close?: boolean | undefined; reason?: string | undefined; by?: string | undefined };
 
 /** A remote producer brought onto this node: the local pipe producer and the router it lives on. */
 export interface PipedProducer {

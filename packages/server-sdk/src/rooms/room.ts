@@ -424,7 +424,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
     if (options.by === target) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot remove itself (leave instead)');
     if (!this.peers.has(target) && this.link?.hasRemotePeer(target)) {
       // Another node of the room holds the peer: it removes it (and shares the ban).
-      await this.link.forwardAdmin({ type: 'expel', peerId: target, ...definedOnly(options) });
+      await this.link.forwardAdmin({ type: 'expel', peerId: target, ...options });
       return;
     }
     const peer = lookup(this.peers, target, 'peer');
@@ -448,7 +448,7 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   async muteProducer(producerId: string, options: { close?: boolean | undefined; reason?: string | undefined; by?: string | undefined }): Promise<void> {
     this.assertOpen();
     if (!this.media.producers.has(producerId) && this.link?.remoteProducer(producerId)) {
-      await this.link.forwardAdmin({ type: 'mute', producerId, ...definedOnly(options) });
+      await this.link.forwardAdmin({ type: 'mute', producerId, ...options });
       return;
     }
     const entry = this.media.producer(producerId);
@@ -732,7 +732,3 @@ export class Room extends TypedEmitter<RoomEvents> implements RoomView {
   }
 }
 
-/** The options without their undefined entries (exactOptionalPropertyTypes). */
-function definedOnly<T extends object>(options: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
-}
