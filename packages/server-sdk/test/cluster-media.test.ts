@@ -75,6 +75,33 @@ async function stopNode(t: TestNode): Promise<void> {
   t.manager.close();
 }
 
+/**
+ * Runs `body` on a fresh key prefix and then, however it ended, releases what it
+ * started — its peers' client sides, the `cleanup` extras, the nodes (the last
+ * started first) — and checks that no cluster key is left.
+ */
+async function withCluster(
+  body: (cluster: { start: (nodeId: string, options?: Parameters<typeof startNode>[2]) => Promise<TestNode>; peers: RoomTestPeer[]; cleanup: Array<() => Promise<unknown>> }) => Promise<void>,
+): Promise<void> {
+  const prefix = `cm${++prefixes}:`;
+  const nodes: TestNode[] = [];
+  const peers: RoomTestPeer[] = [];
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const start = async (nodeId: string, options?: Parameters<typeof startNode>[2]) => {
+    const node = await startNode(prefix, nodeId, options);
+    nodes.push(node);
+    return node;
+  };
+  try {
+    await body({ start, peers, cleanup });
+  } finally {
+    for (const p of peers) await p.close().catch(() => undefined);
+    for (const release of cleanup) await release();
+    for (const node of nodes.reverse()) await stopNode(node);
+  }
+  assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+}
+
 const request = (t: TestNode, roomId: string, peerId: string, role: 'lecturer' | 'student') => (method: string, data: unknown) =>
   t.manager.handle({ roomId, peerId, role }, method, data);
 
@@ -82,11 +109,9 @@ const notesFor = (t: TestNode, peerId: string, name: string) => t.notes.filter((
 
 describe('MediaNode: one room over two nodes', () => {
   test('remote producers are listed, piped once per node, followed, and released', async () => {
-    const prefix = `cm${++prefixes}:`;
-    const a = await startNode(prefix, 'node-a', { idlePipeCloseMs: 300 });
-    const b = await startNode(prefix, 'node-b', { idlePipeCloseMs: 300 });
-    const peers: RoomTestPeer[] = [];
-    try {
+    await withCluster(async ({ start, peers }) => {
+      const a = await start('node-a', { idlePipeCloseMs: 300 });
+      const b = await start('node-b', { idlePipeCloseMs: 300 });
       const lecturer = await RoomTestPeer.join(request(a, 'physics', 'lecturer-1', 'lecturer'));
       peers.push(lecturer);
       const producerId = await lecturer.produceAudio();
@@ -151,21 +176,14 @@ describe('MediaNode: one room over two nodes', () => {
       await waitFor('the closed producer\'s pipe is gone', () => b.node.stats().pipesIn === 0, 5000);
       assert.deepEqual(a.errors, []);
       assert.deepEqual(b.errors, []);
-    } finally {
-      for (const p of peers) await p.close().catch(() => undefined);
-      await stopNode(b);
-      await stopNode(a);
-    }
-    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+    });
   });
 
   test('a peer that re-joins on another node ends its old session; a node cut off is declared dead, its peers claimed once, and a re-join brings media back', async () => {
-    const prefix = `cm${++prefixes}:`;
-    const a = await startNode(prefix, 'node-a', { ownClient: true });
-    const b = await startNode(prefix, 'node-b');
-    const c = await startNode(prefix, 'node-c');
-    const peers: RoomTestPeer[] = [];
-    try {
+    await withCluster(async ({ start, peers }) => {
+      const a = await start('node-a', { ownClient: true });
+      const b = await start('node-b');
+      const c = await start('node-c');
       const lecturer = await RoomTestPeer.join(request(a, 'chem', 'lecturer-1', 'lecturer'));
       peers.push(lecturer);
       const producerId = await lecturer.produceAudio();
@@ -206,24 +224,13 @@ describe('MediaNode: one room over two nodes', () => {
       await waitFor('newProducer reaches C', () => notesFor(c, 'student-c', 'newProducer').some((n) => (n.data as { producerId: string }).producerId === again), 5000);
       const fromB = await onC.consume(again);
       await waitFor('media back after the re-join', () => fromB.packets() > 10, 10_000);
-    } finally {
-      for (const p of peers) await p.close().catch(() => undefined);
-      await stopNode(c);
-      await stopNode(b);
-      await a.node.close();
-      a.directory.close();
-      await a.registry.close();
-      a.manager.close();
-    }
-    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+    });
   });
 
   test("a lecturer's admin acts across nodes: listPeers, mute, remove with a ban every node keeps, end the room everywhere", async () => {
-    const prefix = `cm${++prefixes}:`;
-    const a = await startNode(prefix, 'node-a');
-    const b = await startNode(prefix, 'node-b');
-    const peers: RoomTestPeer[] = [];
-    try {
+    await withCluster(async ({ start, peers }) => {
+      const a = await start('node-a');
+      const b = await start('node-b');
       const lecturer = await RoomTestPeer.join(request(a, 'bio', 'lecturer-1', 'lecturer'));
       const student = await RoomTestPeer.join(request(b, 'bio', 'student-1', 'student'));
       const other = await RoomTestPeer.join(request(b, 'bio', 'student-2', 'student'));
@@ -262,21 +269,13 @@ describe('MediaNode: one room over two nodes', () => {
       await waitFor('the room is gone on B', () => b.manager.getRoom('bio') === undefined, 5000);
       assert.deepEqual(a.errors, []);
       assert.deepEqual(b.errors, []);
-    } finally {
-      for (const p of peers) await p.close().catch(() => undefined);
-      await stopNode(b);
-      await stopNode(a);
-    }
-    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+    });
   });
 
   test('Redis restarts empty mid-lecture: media keeps flowing, nobody is told anything left, state changed meanwhile is shared once Redis is back', async () => {
-    const prefix = `cm${++prefixes}:`;
-    const a = await startNode(prefix, 'node-a');
-    const b = await startNode(prefix, 'node-b');
-    let c: TestNode | undefined;
-    const peers: RoomTestPeer[] = [];
-    try {
+    await withCluster(async ({ start, peers }) => {
+      const a = await start('node-a');
+      const b = await start('node-b');
       const lecturer = await RoomTestPeer.join(request(a, 'geo', 'lecturer-1', 'lecturer'));
       peers.push(lecturer);
       const producerId = await lecturer.produceAudio();
@@ -308,28 +307,21 @@ describe('MediaNode: one room over two nodes', () => {
       assert.equal(notesFor(a, 'lecturer-1', 'peerLeft').length, 0);
       assert.equal([...a.lost, ...b.lost].length, 0, 'no node was declared dead');
       // A node that arrives after the restart learns the room from the re-asserted state.
-      c = await startNode(prefix, 'node-c');
+      const c = await start('node-c');
       const late = await RoomTestPeer.join(request(c, 'geo', 'student-2', 'student'));
       peers.push(late);
       assert.deepEqual(late.joined.producers.map((p) => p.producerId), [producerId]);
       const fromC = await late.consume(producerId);
       await waitFor('a student on the new node receives', () => fromC.packets() > 10, 10_000);
-    } finally {
-      for (const p of peers) await p.close().catch(() => undefined);
-      if (c) await stopNode(c);
-      await stopNode(b);
-      await stopNode(a);
-    }
-    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+    });
   });
 
   test('a MediaNode closed and created again on a live manager: the others see its room leave and come back, media flows again', async () => {
-    const prefix = `cm${++prefixes}:`;
-    const a = await startNode(prefix, 'node-a');
-    const b = await startNode(prefix, 'node-b');
-    const peers: RoomTestPeer[] = [];
-    let again: MediaNode | undefined;
-    try {
+    await withCluster(async ({ start, peers, cleanup }) => {
+      const a = await start('node-a');
+      const b = await start('node-b');
+      let again: MediaNode | undefined;
+      cleanup.push(async () => again?.close());
       const lecturer = await RoomTestPeer.join(request(a, 'art', 'lecturer-1', 'lecturer'));
       peers.push(lecturer);
       const producerId = await lecturer.produceAudio();
@@ -343,22 +335,14 @@ describe('MediaNode: one room over two nodes', () => {
       await waitFor('B hears the producer again', () => notesFor(b, 'student-1', 'newProducer').some((n) => (n.data as { producerId: string }).producerId === producerId), 5000);
       const receiving = await student.consume(producerId);
       await waitFor('media flows through the new link', () => receiving.packets() > 10, 10_000);
-    } finally {
-      for (const p of peers) await p.close().catch(() => undefined);
-      await again?.close();
-      await stopNode(b);
-      await stopNode(a);
-    }
-    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+    });
   });
 
   test("the worker under a node's pipes dies: the peers that received through them are told the producer again, subscribe anew, and media flows over a new pair", async () => {
-    const prefix = `cm${++prefixes}:`;
-    const a = await startNode(prefix, 'node-a');
-    // Two workers, one transport per router: each student on its own router; the pipes arrive on the room's first.
-    const b = await startNode(prefix, 'node-b', { workers: 2, maxTransportsPerRouter: 1 });
-    const peers: RoomTestPeer[] = [];
-    try {
+    await withCluster(async ({ start, peers }) => {
+      const a = await start('node-a');
+      // Two workers, one transport per router: each student on its own router; the pipes arrive on the room's first.
+      const b = await start('node-b', { workers: 2, maxTransportsPerRouter: 1 });
       const lecturer = await RoomTestPeer.join(request(a, 'phys', 'lecturer-1', 'lecturer'));
       peers.push(lecturer);
       const producerId = await lecturer.produceAudio();
@@ -382,20 +366,13 @@ describe('MediaNode: one room over two nodes', () => {
       await waitFor('media flows over the new pair', () => again.packets() > 10, 10_000);
       await waitFor('A holds one pipe out (the old pair is gone)', () => a.node.stats().pipesOut === 1, 5000);
       assert.equal(notesFor(b, 'student-2', 'producerClosed').length, 0, 'the producer never closed');
-    } finally {
-      for (const p of peers) await p.close().catch(() => undefined);
-      await stopNode(b);
-      await stopNode(a);
-    }
-    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+    });
   });
 
   test("the worker under the sending end of a pair dies (the producer lives on): the receiving node is told, its peers subscribe anew over a new pair", async () => {
-    const prefix = `cm${++prefixes}:`;
-    const a = await startNode(prefix, 'node-a', { workers: 2, maxTransportsPerRouter: 1 });
-    const b = await startNode(prefix, 'node-b');
-    const peers: RoomTestPeer[] = [];
-    try {
+    await withCluster(async ({ start, peers }) => {
+      const a = await start('node-a', { workers: 2, maxTransportsPerRouter: 1 });
+      const b = await start('node-b');
       // A student on A takes the room's first router (where the pairs to other nodes start); the lecturer gets the second.
       const first = await RoomTestPeer.join(request(a, 'chem2', 'student-a', 'student'));
       peers.push(first);
@@ -416,11 +393,6 @@ describe('MediaNode: one room over two nodes', () => {
       const again = await student.consume(producerId);
       await waitFor('media flows over a new pair', () => again.packets() > 10, 10_000);
       assert.equal(b.node.stats().pipesIn, 1);
-    } finally {
-      for (const p of peers) await p.close().catch(() => undefined);
-      await stopNode(b);
-      await stopNode(a);
-    }
-    assert.deepEqual(await scanKeys(inspect, prefix), [], 'no cluster keys left');
+    });
   });
 });
