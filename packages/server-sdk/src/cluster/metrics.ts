@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { OwnedMetrics } from '../metrics/owned-metrics.js';
 
 /** What the metrics read of a MediaNode at scrape time. */
 export interface ClusterMetricsSource {
@@ -12,22 +13,16 @@ export interface ClusterMetricsSource {
  * requests and background failures counted as they happen.
  */
 export class ClusterMetrics {
-  readonly #names: string[] = [];
+  readonly #owned: OwnedMetrics;
   readonly nodesDown: Counter<'reason'>;
   readonly peersLost: Counter<'reason'>;
   readonly requests: Histogram<'method' | 'outcome'>;
   readonly errors: Counter<'op'>;
 
-  constructor(
-    source: ClusterMetricsSource,
-    private readonly registry: Registry,
-    prefix: string,
-  ) {
+  constructor(source: ClusterMetricsSource, registry: Registry, prefix: string) {
     const registers = [registry];
-    const track = <T extends Counter<string> | Gauge<string> | Histogram<string>>(metric: T): T => {
-      this.#names.push((metric as unknown as { name: string }).name);
-      return metric;
-    };
+    this.#owned = new OwnedMetrics(registry);
+    const track = this.#owned.track.bind(this.#owned);
     const gauge = (name: string, help: string, read: (s: ReturnType<ClusterMetricsSource['stats']>) => number) =>
       track(
         new Gauge({
@@ -64,6 +59,6 @@ export class ClusterMetrics {
 
   /** Removes these metrics from the registry. */
   unregister(): void {
-    for (const name of this.#names) this.registry.removeSingleMetric(name);
+    this.#owned.unregister();
   }
 }

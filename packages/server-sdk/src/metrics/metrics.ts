@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { OwnedMetrics } from './owned-metrics.js';
 import type { ErrorCode } from '@lectern/protocol';
 import type { RoomStats } from '../rooms/room.js';
 import type { PoolWorker } from '../workers/worker-pool.js';
@@ -36,7 +37,8 @@ export class LecternMetrics {
   readonly prefix: string;
   private source: MetricsSource | undefined;
   private readonly lastCpuSeconds = new Map<number, { pid: number; seconds: number }>();
-  private readonly owned: string[] = [];
+  /** What this manager registered (unbind() removes it from a shared registry). */
+  private readonly owned: OwnedMetrics;
   private readonly requestDuration: Histogram<'method'>;
   private readonly requestErrors: Counter<'method' | 'code'>;
   private readonly workerDeaths: Counter;
@@ -47,11 +49,8 @@ export class LecternMetrics {
     this.prefix = p;
     const registers = [this.registry];
     const self = this;
-    // Remember what we registered so unbind() can remove it from a shared registry.
-    const track = <T extends Counter<string> | Gauge<string> | Histogram<string>>(metric: T): T => {
-      this.owned.push((metric as unknown as { name: string }).name);
-      return metric;
-    };
+    this.owned = new OwnedMetrics(this.registry);
+    const track = this.owned.track.bind(this.owned);
 
     this.requestDuration = track(
       new Histogram({
@@ -154,7 +153,7 @@ export class LecternMetrics {
     this.source?.off('requestCompleted', this.onRequest);
     this.source?.off('workerDied', this.onWorkerDied);
     this.source = undefined;
-    for (const name of this.owned) this.registry.removeSingleMetric(name);
+    this.owned.unregister();
   }
 
   private readonly onRequest = ({ method, durationMs, code }: { method: string; durationMs: number; code?: ErrorCode }): void => {

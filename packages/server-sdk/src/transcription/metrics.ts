@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { OwnedMetrics } from '../metrics/owned-metrics.js';
 import type { TypedEmitter } from '../util/typed-emitter.js';
 import type { TranscriptionServiceEvents } from './events.js';
 
@@ -18,19 +19,13 @@ export interface TranscriptionMetricsSource extends Pick<TypedEmitter<Transcript
  * Counters are fed by the service's events; backlog and lag are read at scrape time.
  */
 export class TranscriptionMetrics {
-  private readonly names: string[] = [];
+  private readonly owned: OwnedMetrics;
   private readonly unsubscribe: (() => void)[] = [];
 
-  constructor(
-    source: TranscriptionMetricsSource,
-    private readonly registry: Registry,
-    prefix: string,
-  ) {
+  constructor(source: TranscriptionMetricsSource, registry: Registry, prefix: string) {
     const registers = [registry];
-    const track = <T extends Counter<string> | Gauge<string> | Histogram<string>>(metric: T): T => {
-      this.names.push((metric as unknown as { name: string }).name);
-      return metric;
-    };
+    this.owned = new OwnedMetrics(registry);
+    const track = this.owned.track.bind(this.owned);
     const segments = track(new Counter({ name: `${prefix}transcription_segments_written_total`, help: 'WAV segments the taps finished', registers }));
     const segmentSeconds = track(new Counter({ name: `${prefix}transcription_audio_seconds_total`, help: 'Seconds of lecture audio recorded by the taps', registers }));
     const batches = track(new Counter({ name: `${prefix}transcription_batches_built_total`, help: 'Batches built (concat + encode)', registers }));
@@ -110,6 +105,6 @@ export class TranscriptionMetrics {
   /** Stops listening to the service and removes these metrics from the registry. */
   unregister(): void {
     for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
-    for (const name of this.names) this.registry.removeSingleMetric(name);
+    this.owned.unregister();
   }
 }
