@@ -263,12 +263,18 @@ export class RoomMedia {
     if (!info) throw notFound('producer', data.producerId);
     if (local?.peer === peer) throw new LecternError(ErrorCode.INVALID_REQUEST, 'a peer cannot consume its own producer');
     // Without a transport id: the peer's first WebRTC recv transport (plain peers name theirs).
-    const use = this.consumerTransport(peer, data);
+    const use = data.transportId ? peer.transport(data.transportId) : peer.defaultRecvTransport();
+    if (!use) throw invalidState('create a recv transport before consuming');
+    if (use.kind === 'webrtc' && use.direction !== 'recv') {
+      throw new LecternError(ErrorCode.INVALID_REQUEST, 'consume needs a transport created with direction "recv"');
+    }
     // Idempotent: a client that asks twice (auto-subscribe racing a manual
     // subscribe) gets the same consumer, never a duplicate stream.
     const existing = peer.consumerOf(info.producerId);
     if (existing) return consumeReply(existing, info);
-    this.assertConsumerBudget(peer);
+    if (peer.consumers.size >= this.ctx.deps.limits.maxConsumersPerPeer) {
+      throw forbidden(`a peer may hold at most ${this.ctx.deps.limits.maxConsumersPerPeer} consumers`);
+    }
     const origin = local ? local.shard : (await link!.acquire(info.producerId)).shard;
     // Same codecs on every router, so the origin router can answer before any pipe is made.
     if (!origin.router.canConsume({ producerId: info.producerId, rtpCapabilities: peer.rtpCapabilities })) {
@@ -297,22 +303,6 @@ export class RoomMedia {
     });
     this.relayConsumerEvents(peer.id, consumer);
     return consumeReply(consumer, info);
-  }
-
-  /** The transport a `consume` names (or the peer's first WebRTC recv transport), checked for direction. */
-  private consumerTransport(peer: Peer, data: ParsedRequest<'consume'>): PeerTransport {
-    const use = data.transportId ? peer.transport(data.transportId) : peer.defaultRecvTransport();
-    if (!use) throw invalidState('create a recv transport before consuming');
-    if (use.kind === 'webrtc' && use.direction !== 'recv') {
-      throw new LecternError(ErrorCode.INVALID_REQUEST, 'consume needs a transport created with direction "recv"');
-    }
-    return use;
-  }
-
-  private assertConsumerBudget(peer: Peer): void {
-    if (peer.consumers.size >= this.ctx.deps.limits.maxConsumersPerPeer) {
-      throw forbidden(`a peer may hold at most ${this.ctx.deps.limits.maxConsumersPerPeer} consumers`);
-    }
   }
 
   async pauseConsumer(peer: Peer, data: ParsedRequest<'pauseConsumer'>): Promise<ResponseMap['pauseConsumer']> {
